@@ -1,0 +1,186 @@
+//! Conversation search: one folded key per conversation, matched by substring.
+//!
+//! The key and the query go through the same `fold`, so the stores only ever do a
+//! plain, case-sensitive substring match that an index (pg_trgm, FTS5 trigram) can
+//! serve. Folding is lower-casing after NFC, plus Turkish dotted/dotless i: `İ`, `I`,
+//! `ı` and `i` all become `i`, so `ismail` finds `İsmail` and `yilmaz` finds `Yılmaz`.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Separates the parts of a key so that a query cannot match across two of them.
+pub const KEY_SEPARATOR: char = '\u{1f}';
+
+/// Indexes match trigrams; shorter patterns are matched without the index.
+pub const MIN_INDEXED_LEN: usize = 3;
+
+/// Case- and Turkish-i-insensitive form of `text`, whitespace runs folded to one space.
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.nfc() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        match c {
+            'I' | 'İ' | 'ı' => out.push('i'),
+            // `i` + COMBINING DOT ABOVE is how some keyboards write a lower-case İ.
+            '\u{307}' if out.ends_with('i') => {}
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// The digits of `text`, in order.
+pub fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The stored search key of a conversation: full name, address, and the address and
+/// phone number reduced to digits so that any spelling of a number finds it.
+pub fn conversation_key(
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+    address: &str,
+    phone_number: Option<&str>,
+) -> String {
+    let full_name = [first_name, last_name]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut parts = vec![fold(&full_name), fold(address), digits(address)];
+    if let Some(phone) = phone_number {
+        parts.push(digits(phone));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.dedup();
+    parts.join(&KEY_SEPARATOR.to_string())
+}
+
+/// A validated search, ready for a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPattern {
+    /// Folded text to find as a substring of the key; never empty.
+    pub needle: String,
+}
+
+impl SearchPattern {
+    /// `None` when the query folds to nothing (only spaces, say).
+    ///
+    /// A query made only of digits, spaces, `+`, `-` and parentheses is a phone number:
+    /// its digits are searched, so `532 123 45` finds `+905321234567`.
+    pub fn parse(query: &str) -> Option<SearchPattern> {
+        let is_phone_like = query.chars().any(|c| c.is_ascii_digit())
+            && query
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
+        let needle = if is_phone_like {
+            digits(query)
+        } else {
+            fold(query)
+        };
+        (!needle.is_empty()).then_some(SearchPattern { needle })
+    }
+
+    /// Whether a trigram index can serve this pattern.
+    pub fn is_indexable(&self) -> bool {
+        self.needle.chars().count() >= MIN_INDEXED_LEN
+    }
+
+    /// The needle as a SQL LIKE pattern with `\` as the escape character.
+    pub fn like_pattern(&self) -> String {
+        let mut out = String::with_capacity(self.needle.len() + 2);
+        out.push('%');
+        for c in self.needle.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('%');
+        out
+    }
+
+    /// The needle as one FTS5 phrase: a substring query for the trigram tokenizer.
+    pub fn fts_phrase(&self) -> String {
+        format!("\"{}\"", self.needle.replace('"', "\"\""))
+    }
+
+    /// Reference semantics of the match, used by tests to check the stores.
+    pub fn matches_key(&self, key: &str) -> bool {
+        key.contains(&self.needle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turkish_i_forms_fold_together() {
+        assert_eq!(fold("İsmail"), "ismail");
+        assert_eq!(fold("ISMAIL"), "ismail");
+        assert_eq!(fold("Yılmaz"), "yilmaz");
+        assert_eq!(fold("YILMAZ"), "yilmaz");
+        assert_eq!(fold("i\u{307}smail"), "ismail");
+        assert_eq!(fold("Şule ÇİFTÇİ"), "şule çiftçi");
+    }
+
+    #[test]
+    fn whitespace_is_trimmed_and_collapsed() {
+        assert_eq!(fold("  Ahmet \t  Yılmaz "), "ahmet yilmaz");
+    }
+
+    #[test]
+    fn decomposed_input_matches_composed() {
+        assert_eq!(fold("S\u{327}ule"), fold("Şule"));
+    }
+
+    #[test]
+    fn key_holds_name_address_and_digits() {
+        let key = conversation_key(
+            Some("Ahmet"),
+            Some("Yılmaz"),
+            "+905321234567",
+            Some("+905321234567"),
+        );
+        let s = SearchPattern::parse("yilmaz").unwrap();
+        assert!(s.matches_key(&key));
+        assert!(SearchPattern::parse("ahmet yil").unwrap().matches_key(&key));
+        assert!(SearchPattern::parse("532 123 45")
+            .unwrap()
+            .matches_key(&key));
+        assert!(SearchPattern::parse("(532) 123-45")
+            .unwrap()
+            .matches_key(&key));
+        assert!(SearchPattern::parse("+90532").unwrap().matches_key(&key));
+        assert!(!SearchPattern::parse("mehmet").unwrap().matches_key(&key));
+    }
+
+    #[test]
+    fn a_query_cannot_match_across_parts() {
+        let key = conversation_key(Some("Ali"), None, "ali_veli", None);
+        assert!(!SearchPattern::parse("ali ali").unwrap().matches_key(&key));
+    }
+
+    #[test]
+    fn like_and_fts_patterns_escape_their_metacharacters() {
+        let s = SearchPattern::parse("50%_a\\\"b").unwrap();
+        assert_eq!(s.like_pattern(), "%50\\%\\_a\\\\\"b%");
+        assert_eq!(s.fts_phrase(), "\"50%_a\\\"\"b\"");
+    }
+
+    #[test]
+    fn blank_queries_are_no_search() {
+        assert_eq!(SearchPattern::parse("   "), None);
+        assert_eq!(SearchPattern::parse("+ ()"), None);
+    }
+}

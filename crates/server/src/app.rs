@@ -1,0 +1,123 @@
+//! The running application: shared state, and serving it on a listener.
+
+use crate::config::Config;
+use crate::http::rate_limit::RateLimiter;
+use axum::http::{header, HeaderMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use switchboard_core::service::Conversations;
+use switchboard_core::{Clock, Store};
+use tokio::net::TcpListener;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+    pub limiter: RateLimiter,
+    pub conversations: Conversations,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.inner
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
+        Self {
+            inner: Arc::new(Shared {
+                conversations: Conversations::new(store.clone(), clock.clone()),
+                limiter: RateLimiter::new(config.rate_limit_per_minute),
+                store,
+                clock,
+                config,
+            }),
+        }
+    }
+
+    /// Scheme and host for absolute URLs: the configured public base URL, else the
+    /// request's Host header (when it is a plausible host), else the listen address.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(base) = &self.config.public_base_url {
+            return base.clone();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| is_plausible_host(h));
+        format!("http://{}", host.unwrap_or(&self.config.listen))
+    }
+}
+
+fn is_plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = crate::http::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plausible_host;
+
+    #[test]
+    fn hosts_with_odd_characters_are_not_echoed() {
+        assert!(is_plausible_host("example.com:8080"));
+        assert!(is_plausible_host("[::1]:80"));
+        assert!(!is_plausible_host("evil.com/path?x="));
+        assert!(!is_plausible_host("a b"));
+        assert!(!is_plausible_host(""));
+    }
+}

@@ -1,0 +1,504 @@
+//! The `switchboard` command line. Operator commands print exactly one JSON object on
+//! stdout (errors too, as `{"error": .., "message": ..}` with a non-zero exit), so
+//! scripts can rely on it; logs go to stderr.
+
+use crate::app::{self, AppState};
+use crate::bootstrap;
+use crate::config::{Config, LogFormat, Overrides};
+use crate::credentials::{hash_password, new_secret, secret_hash};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+use std::sync::Arc;
+use switchboard_core::*;
+use switchboard_store::{Database, StoreOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Self-hostable, multi-tenant conversations API server"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub overrides: Overrides,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (applies pending migrations first).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SWITCHBOARD_LISTEN", value_name = "ADDR")]
+        listen: Option<String>,
+        /// On an empty database, also load demo channels and conversations.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Manage personal access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and make it a member of a tenant. With an e-mail that already
+    /// exists, adds the existing user to the tenant (the password is left as it is).
+    Create {
+        #[arg(long)]
+        tenant: i64,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "SWITCHBOARD_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Role in the tenant: owner, admin or agent.
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Create a channel. Prints the channel's inbound secret, shown only this once.
+    Create {
+        #[arg(long)]
+        tenant: i64,
+        /// whatsapp, instagram, website or telegram.
+        #[arg(long = "type")]
+        channel_type: String,
+        #[arg(long)]
+        name: String,
+        /// The business's own address on the channel (phone number, handle, URL...).
+        #[arg(long)]
+        address: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a personal access token for a user.
+    Create {
+        #[arg(long)]
+        user: i64,
+        /// Space-separated scopes.
+        #[arg(long, default_value = "read write")]
+        scope: String,
+        /// Lifetime in seconds (default one year).
+        #[arg(long, value_name = "SECONDS", default_value_t = bootstrap::PERSONAL_TOKEN_LIFETIME_SECS)]
+        expires_in: i64,
+    },
+}
+
+/// Every scope a token may carry.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "read",
+    "write",
+    "conversations:read",
+    "conversations:write",
+    "messages:read",
+    "messages:write",
+    "customers:read",
+    "customers:write",
+    "channels:read",
+    "channels:write",
+    "blacklists:read",
+    "blacklists:write",
+];
+
+/// A command failure: printed as one JSON object.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl CliError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => CliError::new("not_found", format!("{what} not found")),
+            StoreError::Duplicate(what) => {
+                CliError::new("duplicate", format!("{what} already exists"))
+            }
+            other => CliError::new("database_error", other.to_string()),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.as_deref(),
+        _ => None,
+    };
+    let config = match Config::resolve(
+        &cli.overrides,
+        listen,
+        None,
+        std::env::var("DATABASE_URL").ok(),
+    ) {
+        Ok(config) => config,
+        Err(e) => return print_result(Err(CliError::new("invalid_config", e.to_string()))),
+    };
+    let is_serve = matches!(cli.command, Command::Serve { .. });
+    init_logging(config.log_format, if is_serve { "info" } else { "warn" });
+    match cli.command {
+        Command::Serve { demo, .. } => match serve(config, demo).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e.message, "switchboard stopped");
+                eprintln!("switchboard: {}", e.message);
+                ExitCode::FAILURE
+            }
+        },
+        command => print_result(operator_command(&config, command).await),
+    }
+}
+
+fn print_result(result: Result<Value, CliError>) -> ExitCode {
+    match result {
+        Ok(value) => {
+            println!("{value}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{}", json!({"error": e.code, "message": e.message}));
+            eprintln!("switchboard: {}", e.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn init_logging(format: LogFormat, default_level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+async fn open(config: &Config) -> Result<Arc<dyn Store>, CliError> {
+    let db = Database::connect(
+        &config.database_url,
+        &StoreOptions {
+            max_connections: config.db_max_connections,
+        },
+    )
+    .await
+    .map_err(|e| CliError::new("database_error", e.to_string()))?;
+    db.migrate()
+        .await
+        .map_err(|e| CliError::new("migration_failed", e.to_string()))?;
+    Ok(db.into_store())
+}
+
+async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
+    let store = open(&config).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| {
+            CliError::new(
+                "listen_failed",
+                format!("cannot listen on {}: {e}", config.listen),
+            )
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::new("listen_failed", e.to_string()))?;
+    let base_url = config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    match bootstrap::first_run(&store, &clock)
+        .await
+        .map_err(|e| CliError::new("bootstrap_failed", e.to_string()))?
+    {
+        Some(run) => {
+            if demo {
+                let n = bootstrap::load_demo(&store, &clock, run.tenant.id, 300).await?;
+                tracing::info!(conversations = n, "demo data loaded");
+            }
+            println!("{}", bootstrap::first_run_banner(&run, &base_url));
+        }
+        None if demo => {
+            tracing::warn!(
+                "--demo loads data only into a new, empty database; this one already has tenants"
+            )
+        }
+        None => {}
+    }
+    tracing::info!(
+        listen = %local,
+        database = %switchboard_store::redact(&config.database_url),
+        backend = store.backend(),
+        "switchboard listening; API docs at {base_url}/docs"
+    );
+    let state = AppState::new(store, clock, config);
+    app::serve(listener, state, app::shutdown_signal())
+        .await
+        .map_err(|e| CliError::new("server_error", e.to_string()))
+}
+
+async fn operator_command(config: &Config, command: Command) -> Result<Value, CliError> {
+    let clock = SystemClock;
+    match command {
+        Command::Migrate => {
+            let db = Database::connect(&config.database_url, &StoreOptions::default())
+                .await
+                .map_err(|e| CliError::new("database_error", e.to_string()))?;
+            let applied = db
+                .migrate()
+                .await
+                .map_err(|e| CliError::new("migration_failed", e.to_string()))?;
+            let store = db.into_store();
+            Ok(json!({"backend": store.backend(), "migrations_applied": applied}))
+        }
+        Command::Tenant(TenantCommand::Create { name }) => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 255 {
+                return Err(CliError::new(
+                    "invalid_argument",
+                    "--name must be 1 to 255 characters",
+                ));
+            }
+            let store = open(config).await?;
+            let tenant = store.create_tenant(name, clock.now()).await?;
+            Ok(json!({"id": tenant.id.0, "name": tenant.name}))
+        }
+        Command::User(UserCommand::Create {
+            tenant,
+            email,
+            name,
+            password,
+            role,
+        }) => {
+            let email = email.trim().to_lowercase();
+            if !is_plausible_email(&email) {
+                return Err(CliError::new(
+                    "invalid_argument",
+                    "--email is not an e-mail address",
+                ));
+            }
+            let role: Role = role.parse().map_err(|_| {
+                CliError::new("invalid_argument", "--role must be owner, admin or agent")
+            })?;
+            if password.chars().count() < 8 {
+                return Err(CliError::new(
+                    "invalid_argument",
+                    "--password must have at least 8 characters",
+                ));
+            }
+            let store = open(config).await?;
+            let (user, created) = match store.find_user_by_email(&email).await? {
+                Some(user) => (user, false),
+                None => {
+                    let password_hash = hash_password(&password)
+                        .map_err(|e| CliError::new("password_error", e.to_string()))?;
+                    let new = NewUser {
+                        email: email.clone(),
+                        name: name.trim().to_string(),
+                        password_hash,
+                    };
+                    (store.create_user(new, clock.now()).await?, true)
+                }
+            };
+            store
+                .put_membership(TenantId(tenant), user.id, role, clock.now())
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => {
+                        CliError::new("not_found", format!("tenant {tenant} not found"))
+                    }
+                    other => other.into(),
+                })?;
+            Ok(json!({
+                "id": user.id.0,
+                "email": user.email,
+                "name": user.name,
+                "tenant_id": tenant,
+                "role": role.as_str(),
+                "created": created,
+            }))
+        }
+        Command::Channel(ChannelCommand::Create {
+            tenant,
+            channel_type,
+            name,
+            address,
+        }) => {
+            let channel_type: ChannelType = channel_type.parse().map_err(|_| {
+                CliError::new(
+                    "invalid_argument",
+                    "--type must be whatsapp, instagram, website or telegram",
+                )
+            })?;
+            let name = name.trim().to_string();
+            let address = address.trim().to_string();
+            if name.is_empty() || address.is_empty() {
+                return Err(CliError::new(
+                    "invalid_argument",
+                    "--name and --address must not be empty",
+                ));
+            }
+            let store = open(config).await?;
+            let secret = new_secret("sbc_");
+            let channel = store
+                .create_channel(
+                    TenantId(tenant),
+                    NewChannel {
+                        channel_type,
+                        name,
+                        address,
+                        inbound_secret_hash: secret_hash(&secret),
+                    },
+                    clock.now(),
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => {
+                        CliError::new("not_found", format!("tenant {tenant} not found"))
+                    }
+                    other => other.into(),
+                })?;
+            Ok(json!({
+                "id": channel.id,
+                "tenant_id": channel.tenant_id.0,
+                "type": channel.channel_type.as_str(),
+                "name": channel.name,
+                "address": channel.address,
+                "inbound_secret": secret,
+            }))
+        }
+        Command::Token(TokenCommand::Create {
+            user,
+            scope,
+            expires_in,
+        }) => {
+            let scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
+            if scopes.is_empty() {
+                return Err(CliError::new(
+                    "invalid_argument",
+                    "--scope must name at least one scope",
+                ));
+            }
+            if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+                return Err(CliError::new(
+                    "invalid_scope",
+                    format!("unknown scope {unknown:?}"),
+                ));
+            }
+            if expires_in < 1 {
+                return Err(CliError::new(
+                    "invalid_argument",
+                    "--expires-in must be at least 1 second",
+                ));
+            }
+            let store = open(config).await?;
+            store
+                .get_user(UserId(user))
+                .await?
+                .ok_or_else(|| CliError::new("not_found", format!("user {user} not found")))?;
+            let (token, _) = bootstrap::issue_personal_token(
+                store.as_ref(),
+                &clock,
+                UserId(user),
+                "cli",
+                scopes,
+                Some(expires_in),
+            )
+            .await?;
+            Ok(json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in}))
+        }
+        Command::Serve { .. } => Err(CliError::new(
+            "invalid_argument",
+            "serve is not an operator command",
+        )),
+    }
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && email.len() <= 255
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_run_scopes_are_known_scopes() {
+        assert!(bootstrap::ALL_SCOPES
+            .iter()
+            .all(|s| KNOWN_SCOPES.contains(s)));
+    }
+
+    #[test]
+    fn email_plausibility() {
+        assert!(is_plausible_email("a@b.co"));
+        assert!(!is_plausible_email("a@b"));
+        assert!(!is_plausible_email("@b.co"));
+        assert!(!is_plausible_email("a b@c.de"));
+    }
+}

@@ -1,0 +1,278 @@
+//! Configuration: defaults, then an optional TOML file, then environment variables
+//! (`SWITCHBOARD_*`, and `DATABASE_URL` for the database), then command-line flags.
+//! Later sources win.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use switchboard_store::DEFAULT_SQLITE_URL;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    /// Base of absolute URLs in responses (pagination links), e.g.
+    /// `https://inbox.example.com`; the request's Host header when unset.
+    pub public_base_url: Option<String>,
+    /// Requests per minute per token (per client IP when unauthenticated); 0 is off.
+    pub rate_limit_per_minute: u32,
+    pub log_format: LogFormat,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub db_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_string(),
+            database_url: DEFAULT_SQLITE_URL.to_string(),
+            public_base_url: None,
+            rate_limit_per_minute: 1000,
+            log_format: LogFormat::Text,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            db_max_connections: 16,
+        }
+    }
+}
+
+/// The optional TOML file; every key is optional and named like its variable.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub public_base_url: Option<String>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub log_format: Option<LogFormat>,
+    pub max_body_bytes: Option<usize>,
+    pub request_timeout_secs: Option<u64>,
+    pub db_max_connections: Option<u32>,
+}
+
+/// Settings from flags and environment (clap reads both); `None` when not given.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (also DATABASE_URL).
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Public base URL used in absolute links, e.g. https://inbox.example.com.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_PUBLIC_BASE_URL",
+        value_name = "URL"
+    )]
+    pub public_base_url: Option<String>,
+    /// Requests per minute per token; 0 turns rate limiting off.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_RATE_LIMIT_PER_MINUTE",
+        value_name = "N"
+    )]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Log format.
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Largest accepted request body, in bytes.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_MAX_BODY_BYTES",
+        value_name = "BYTES"
+    )]
+    pub max_body_bytes: Option<usize>,
+    /// Longest a request may take before it is answered 503.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_REQUEST_TIMEOUT_SECS",
+        value_name = "SECONDS"
+    )]
+    pub request_timeout_secs: Option<u64>,
+    /// Database connections (PostgreSQL pool; SQLite readers).
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DB_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub db_max_connections: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Resolves the configuration. `listen` is the `serve --listen` flag, if any;
+    /// `database_url_env` is the plain `DATABASE_URL` variable.
+    pub fn resolve(
+        overrides: &Overrides,
+        listen: Option<&str>,
+        listen_env: Option<String>,
+        database_url_env: Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file = match &overrides.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let defaults = Config::default();
+        let config = Config {
+            listen: listen
+                .map(str::to_string)
+                .or(listen_env)
+                .or(file.listen)
+                .unwrap_or(defaults.listen),
+            database_url: overrides
+                .database_url
+                .clone()
+                .or(database_url_env)
+                .or(file.database_url)
+                .unwrap_or(defaults.database_url),
+            public_base_url: overrides
+                .public_base_url
+                .clone()
+                .or(file.public_base_url)
+                .map(|u| u.trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
+            rate_limit_per_minute: overrides
+                .rate_limit_per_minute
+                .or(file.rate_limit_per_minute)
+                .unwrap_or(defaults.rate_limit_per_minute),
+            log_format: overrides
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(defaults.log_format),
+            max_body_bytes: overrides
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
+            request_timeout: overrides
+                .request_timeout_secs
+                .or(file.request_timeout_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.request_timeout),
+            db_max_connections: overrides
+                .db_max_connections
+                .or(file.db_max_connections)
+                .unwrap_or(defaults.db_max_connections),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "public base URL must start with http:// or https://, got {url:?}"
+                )));
+            }
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "max body bytes must be at least 1".into(),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "request timeout must be at least 1 second".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_sources_win() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("switchboard.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://file.db\"\nrate_limit_per_minute = 5\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config: Some(file.clone()),
+            rate_limit_per_minute: Some(7),
+            ..Default::default()
+        };
+        let c = Config::resolve(&overrides, None, None, Some("postgres://env/db".into())).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.database_url, "postgres://env/db");
+        assert_eq!(c.rate_limit_per_minute, 7);
+        let c = Config::resolve(&overrides, Some("127.0.0.1:1"), None, None).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.database_url, "sqlite://file.db");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("sb-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let overrides = Overrides {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(&overrides, None, None, None),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,163 @@
+//! Request-wide concerns: request ids, one log line per request, the request
+//! timeout, and the API gate (authentication and rate limiting).
+
+use super::error::{ApiError, ErrorCode};
+use super::extract::{Authentication, Caller};
+use super::rate_limit::{Decision, RateKey};
+use crate::app::AppState;
+use crate::credentials::secret_hash;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Assigns a request id (a well-formed incoming `X-Request-Id` is kept), bounds the
+/// request by the configured timeout, and logs one line when it completes.
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .filter(|v| is_acceptable_request_id(v))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        });
+    req.headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await
+    {
+        Ok(response) => response,
+        Err(_) => ApiError::new(ErrorCode::Timeout).into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id.clone());
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let request_id = request_id.to_str().unwrap_or("");
+    tracing::info!(
+        target: "switchboard::http",
+        request_id,
+        %method,
+        path,
+        status,
+        latency_ms = (latency_ms * 1000.0).round() / 1000.0,
+        "request"
+    );
+    response
+}
+
+fn is_acceptable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// For `/api/v1/...`: authenticates the bearer token (if any), counts the request against its rate
+/// limit (the client IP's when there is no valid token), and adds the rate-limit
+/// headers to whatever the route answers. Routes decide whether they need a caller
+/// (the `Caller` extractor), so unknown routes still answer 404, not 401.
+pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Health checks and the docs are not the API: no token, no limit.
+    if !req.uri().path().starts_with("/api/v1/") {
+        return next.run(req).await;
+    }
+    let authentication = authenticate(&state, req.headers()).await;
+    let key = match &authentication {
+        Authentication::Authenticated(caller) => RateKey::Token(caller.token_id),
+        _ => RateKey::Ip(client_ip(&req)),
+    };
+    let decision = state.limiter.check(key, state.clock.now().timestamp());
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        let mut response = ApiError::new(ErrorCode::RateLimited)
+            .with_header(header::RETRY_AFTER, HeaderValue::from(d.retry_after))
+            .into_response();
+        put_rate_headers(response.headers_mut(), &d);
+        return response;
+    }
+    req.extensions_mut().insert(authentication);
+    let mut response = next.run(req).await;
+    if let Some(d) = decision {
+        put_rate_headers(response.headers_mut(), &d);
+    }
+    response
+}
+
+fn put_rate_headers(headers: &mut HeaderMap, d: &Decision) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(d.reset_at));
+}
+
+fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authentication {
+    let Some(token) = bearer_token(headers) else {
+        return Authentication::Unauthenticated;
+    };
+    match state.store.find_access_token(&secret_hash(token)).await {
+        Ok(Some(record)) if record.is_usable_at(state.clock.now()) => {
+            Authentication::Authenticated(Caller {
+                user_id: record.user_id,
+                token_id: record.id,
+                scopes: record.scopes.into(),
+            })
+        }
+        Ok(_) => Authentication::Unauthenticated,
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed");
+            Authentication::Unavailable
+        }
+    }
+}
+
+/// The token of a single `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let (scheme, token) = value.to_str().ok()?.trim().split_once(' ')?;
+    let token = token.trim();
+    let well_formed = scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && token.len() <= 512
+        && token.bytes().all(|b| b.is_ascii_graphic());
+    well_formed.then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_strictly() {
+        let read = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+            bearer_token(&h).map(str::to_string)
+        };
+        assert_eq!(read("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(read("bearer  abc ").as_deref(), Some("abc"));
+        assert_eq!(read("Basic abc"), None);
+        assert_eq!(read("Bearer"), None);
+        assert_eq!(read("Bearer a b"), None);
+        let mut two = HeaderMap::new();
+        two.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        two.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        assert_eq!(bearer_token(&two), None);
+    }
+}

@@ -1,0 +1,69 @@
+//! The HTTP API: one module per resource, shared extractors, errors and middleware.
+
+pub mod account;
+pub mod conversations;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod rate_limit;
+pub mod resources;
+
+use crate::app::AppState;
+use axum::extract::OriginalUri;
+use axum::http::Method;
+use axum::routing::get;
+use axum::Router;
+use error::{ApiError, ErrorCode};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/conversations",
+            get(conversations::list).post(conversations::create),
+        )
+        .route("/conversations/{id}", get(conversations::show))
+        .route("/account/tenants", get(account::tenants))
+        .fallback(not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(SwaggerUi::new("/docs").url("/api/openapi.json", openapi::ApiDoc::openapi()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::gate,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(ErrorCode::NotFound).with_message(format!(
+        "The route {} could not be found.",
+        uri.path().trim_start_matches('/')
+    ))
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed).with_message(format!(
+        "The {method} method is not supported for route {}.",
+        uri.path().trim_start_matches('/')
+    ))
+}
+
+fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    tracing::error!("request handler panicked");
+    ApiError::new(ErrorCode::Internal).into_response()
+}

@@ -1,0 +1,45 @@
+//! The OpenAPI document, generated from the handlers and resource types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "Multi-tenant conversations API. Every /api request needs `Authorization: Bearer <token>`; tenant-scoped requests also need `X-Tenant: <tenant id>`.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        super::conversations::list,
+        super::conversations::create,
+        super::conversations::show,
+        super::account::tenants,
+    ),
+    components(schemas(super::error::ErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "Conversations", description = "Conversations with customers across channels."),
+        (name = "Account", description = "The caller's own account.")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The access token received from the authorization server in the OAuth 2.0 flow.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}

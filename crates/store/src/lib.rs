@@ -1,0 +1,110 @@
+//! Storage backends for Switchboard: embedded SQLite and PostgreSQL, chosen by the
+//! scheme of the database URL. Both implement `switchboard_core::Store` from one body
+//! of SQL (see `shared.rs`); only connection handling, write transactions and the
+//! search index differ.
+
+mod rows;
+#[macro_use]
+mod shared;
+mod postgres;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use std::sync::Arc;
+use switchboard_core::Store;
+
+pub const DEFAULT_SQLITE_URL: &str = "sqlite://./data/switchboard.db";
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size; SQLite readers (SQLite always has a single writer).
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedScheme(String),
+    #[error("cannot create the directory for the SQLite database: {0}")]
+    Directory(#[from] std::io::Error),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// An opened database, before it is handed out as `dyn Store`.
+pub enum Database {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Database {
+    /// Opens the database named by `url` (`sqlite://...` or `postgres[ql]://...`).
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Database, OpenError> {
+        if url.starts_with("sqlite:") {
+            Ok(Database::Sqlite(SqliteStore::connect(url, options).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Database::Postgres(PgStore::connect(url, options).await?))
+        } else {
+            Err(OpenError::UnsupportedScheme(redact(url)))
+        }
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, OpenError> {
+        match self {
+            Database::Sqlite(s) => s.migrate().await,
+            Database::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    pub fn into_store(self) -> Arc<dyn Store> {
+        match self {
+            Database::Sqlite(s) => Arc::new(s),
+            Database::Postgres(s) => Arc::new(s),
+        }
+    }
+}
+
+/// A URL fit for logs: the password, if any, replaced.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}

@@ -1,0 +1,327 @@
+//! Rows as both backends return them (`FromRow` is generic over the database), and
+//! their conversion into domain records.
+
+use chrono::{DateTime, Utc};
+use switchboard_core::*;
+
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+/// Stored instants are whole seconds, so SQLite's text timestamps sort as times.
+pub(crate) fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(0)
+}
+
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TenantRow {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(r: TenantRow) -> Self {
+        Tenant {
+            id: TenantId(r.id),
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: UserId(r.id),
+            email: r.email,
+            name: r.name,
+            password_hash: r.password_hash,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MembershipRow {
+    pub tenant_id: i64,
+    pub tenant_name: String,
+    pub tenant_created_at: DateTime<Utc>,
+    pub role: String,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = StoreError;
+    fn try_from(r: MembershipRow) -> Result<Self, StoreError> {
+        Ok(Membership {
+            role: r.role.parse().map_err(|_| corrupt("role", &r.role))?,
+            tenant: Tenant {
+                id: TenantId(r.tenant_id),
+                name: r.tenant_name,
+                created_at: r.tenant_created_at,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccessTokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub scopes: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<AccessTokenRow> for AccessToken {
+    fn from(r: AccessTokenRow) -> Self {
+        AccessToken {
+            id: r.id,
+            user_id: UserId(r.user_id),
+            name: r.name,
+            scopes: r.scopes.split_whitespace().map(str::to_string).collect(),
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChannelRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    #[sqlx(rename = "type")]
+    pub channel_type: String,
+    pub name: String,
+    pub address: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<ChannelRow> for Channel {
+    type Error = StoreError;
+    fn try_from(r: ChannelRow) -> Result<Self, StoreError> {
+        Ok(Channel {
+            id: r.id,
+            tenant_id: TenantId(r.tenant_id),
+            channel_type: parse_channel_type(&r.channel_type)?,
+            name: r.name,
+            address: r.address,
+            created_at: r.created_at,
+        })
+    }
+}
+
+fn parse_channel_type(s: &str) -> Result<ChannelType, StoreError> {
+    s.parse().map_err(|_| corrupt("channel type", s))
+}
+
+/// Conversation columns with their channel and customer; see `CONVERSATION_COLUMNS`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConversationRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub address: String,
+    pub created_at: DateTime<Utc>,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub channel_type: String,
+    pub channel_address: String,
+    pub customer_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub last_message_id: Option<i64>,
+    pub last_message_preview: Option<String>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub last_message_type: Option<String>,
+    pub last_message_is_customer: Option<bool>,
+    pub unread_count: i64,
+    pub agent_disabled: bool,
+    pub agent_expires_at: Option<DateTime<Utc>>,
+    pub agent_disabled_by_user_name: Option<String>,
+}
+
+pub(crate) const CONVERSATION_COLUMNS: &str = "\
+    c.id, c.tenant_id, c.address, c.created_at, \
+    ch.id AS channel_id, ch.name AS channel_name, ch.type AS channel_type, ch.address AS channel_address, \
+    cu.id AS customer_id, cu.first_name, cu.last_name, cu.phone_number, cu.email, cu.avatar_url, \
+    c.last_message_id, c.last_message_preview, c.last_message_at, c.last_message_type, \
+    c.last_message_is_customer, c.unread_count, \
+    c.agent_disabled, c.agent_expires_at, c.agent_disabled_by_user_name";
+
+/// Joins that complete a conversation row; `c` must already be in scope.
+pub(crate) const CONVERSATION_JOINS: &str = "\
+    JOIN channels ch ON ch.tenant_id = c.tenant_id AND ch.id = c.channel_id \
+    JOIN customers cu ON cu.tenant_id = c.tenant_id AND cu.id = c.customer_id";
+
+impl ConversationRow {
+    pub fn into_conversation(self) -> Result<Conversation, StoreError> {
+        let last_message = match (self.last_message_id, self.last_message_at) {
+            (Some(id), Some(at)) => Some(LastMessage {
+                id,
+                preview: self.last_message_preview,
+                at,
+                message_type: self.last_message_type.unwrap_or_else(|| "text".to_string()),
+                is_customer: self.last_message_is_customer.unwrap_or(false),
+            }),
+            _ => None,
+        };
+        Ok(Conversation {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            address: self.address,
+            customer: Customer {
+                id: self.customer_id,
+                first_name: self.first_name,
+                last_name: self.last_name,
+                phone_number: self.phone_number,
+                email: self.email,
+                avatar_url: self.avatar_url,
+            },
+            channel: ChannelSummary {
+                id: self.channel_id,
+                name: self.channel_name,
+                channel_type: parse_channel_type(&self.channel_type)?,
+                address: self.channel_address,
+            },
+            last_message,
+            unread_count: self.unread_count,
+            agent: AgentSwitch {
+                disabled: self.agent_disabled,
+                expires_at: self.agent_expires_at,
+                disabled_by_user_name: self.agent_disabled_by_user_name,
+            },
+            blacklist: None,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BlacklistRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub reason: String,
+    pub note: Option<String>,
+    pub metadata: String,
+    pub blocked_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub channel_type: String,
+    pub channel_address: String,
+    pub customer_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+pub(crate) const BLACKLIST_COLUMNS: &str = "\
+    b.id, b.tenant_id, b.reason, b.note, b.metadata, b.blocked_at, b.expires_at, b.is_active, \
+    b.created_at, b.updated_at, b.deleted_at, \
+    ch.id AS channel_id, ch.name AS channel_name, ch.type AS channel_type, ch.address AS channel_address, \
+    cu.id AS customer_id, cu.first_name, cu.last_name, cu.phone_number, cu.email, cu.avatar_url";
+
+pub(crate) const BLACKLIST_JOINS: &str = "\
+    JOIN channels ch ON ch.tenant_id = b.tenant_id AND ch.id = b.channel_id \
+    JOIN customers cu ON cu.tenant_id = b.tenant_id AND cu.id = b.customer_id";
+
+impl TryFrom<BlacklistRow> for BlacklistEntry {
+    type Error = StoreError;
+    fn try_from(r: BlacklistRow) -> Result<Self, StoreError> {
+        Ok(BlacklistEntry {
+            id: r.id,
+            tenant_id: TenantId(r.tenant_id),
+            reason: r
+                .reason
+                .parse()
+                .map_err(|_| corrupt("blacklist reason", &r.reason))?,
+            note: r.note,
+            metadata: serde_json::from_str(&r.metadata)
+                .map_err(|_| corrupt("metadata", &r.metadata))?,
+            blocked_at: r.blocked_at,
+            expires_at: r.expires_at,
+            is_active: r.is_active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+            channel: ChannelSummary {
+                id: r.channel_id,
+                name: r.channel_name,
+                channel_type: parse_channel_type(&r.channel_type)?,
+                address: r.channel_address,
+            },
+            customer: Customer {
+                id: r.customer_id,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                phone_number: r.phone_number,
+                email: r.email,
+                avatar_url: r.avatar_url,
+            },
+        })
+    }
+}
+
+/// A bind value for statements assembled at run time.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Int(i64),
+    Text(String),
+    Time(DateTime<Utc>),
+}
+
+/// Builds SQL with numbered placeholders (`$1`, `$2`, ...), which both backends accept.
+#[derive(Debug, Default)]
+pub(crate) struct SqlBuilder {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl SqlBuilder {
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    pub fn arg(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+}

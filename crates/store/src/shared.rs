@@ -1,0 +1,647 @@
+//! The `Store` implementation both backends share. It is a macro because sqlx's
+//! executors are typed by database: the SQL below is written once, in the dialect
+//! both SQLite and PostgreSQL accept, and instantiated for each backend. A backend
+//! supplies `reader()`, `writer()`, `begin_write()`, `counter_slot()` and
+//! `push_search()`; everything else lives here.
+
+/// Instantiates the shared `Store` for `$store`, a store over database `$db` whose
+/// connections are `$conn`.
+macro_rules! impl_shared_store {
+    ($store:ty, $db:ty, $conn:ty) => {
+        impl $store {
+            /// Conversations with their channel and customer, in list order, with the
+            /// blacklist entries that block each one at `now`.
+            async fn hydrate(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                page: crate::rows::SqlBuilder,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::Conversation>> {
+                use crate::rows::*;
+                let mut b = SqlBuilder::default();
+                b.push("SELECT ").push(CONVERSATION_COLUMNS).push(" FROM (").push(&page.sql);
+                b.args = page.args;
+                b.push(") page JOIN conversations c ON c.id = page.id AND c.tenant_id = ")
+                    .arg(Arg::Int(tenant.0))
+                    .push(" ")
+                    .push(CONVERSATION_JOINS)
+                    .push(" ORDER BY c.activity_at DESC, c.id DESC");
+                let rows: Vec<ConversationRow> = bind_all!(sqlx::query_as::<$db, ConversationRow>(&b.sql), b.args)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let mut conversations = rows
+                    .into_iter()
+                    .map(ConversationRow::into_conversation)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Self::attach_blacklists(conn, tenant, &mut conversations, now).await?;
+                Ok(conversations)
+            }
+
+            async fn attach_blacklists(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                conversations: &mut [switchboard_core::Conversation],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<()> {
+                use crate::rows::*;
+                if conversations.is_empty() {
+                    return Ok(());
+                }
+                let mut b = SqlBuilder::default();
+                b.push("SELECT ").push(BLACKLIST_COLUMNS).push(" FROM channel_blacklists b ").push(BLACKLIST_JOINS);
+                b.push(" WHERE b.tenant_id = ").arg(Arg::Int(tenant.0));
+                b.push(" AND b.deleted_at IS NULL AND b.is_active AND (b.expires_at IS NULL OR b.expires_at > ")
+                    .arg(Arg::Time(now))
+                    .push(") AND b.customer_id IN (");
+                for (i, c) in conversations.iter().enumerate() {
+                    if i > 0 {
+                        b.push(", ");
+                    }
+                    b.arg(Arg::Int(c.customer.id));
+                }
+                b.push(")");
+                let rows: Vec<BlacklistRow> = bind_all!(sqlx::query_as::<$db, BlacklistRow>(&b.sql), b.args)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let entries = rows
+                    .into_iter()
+                    .map(switchboard_core::BlacklistEntry::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                for conversation in conversations.iter_mut() {
+                    conversation.blacklist = entries
+                        .iter()
+                        .find(|e| e.channel.id == conversation.channel.id && e.customer.id == conversation.customer.id)
+                        .cloned();
+                }
+                Ok(())
+            }
+
+            /// `SELECT c.id FROM ... WHERE ...` for the filter, without order or limit.
+            fn filtered_ids(
+                tenant: switchboard_core::TenantId,
+                filter: &switchboard_core::ConversationFilter,
+            ) -> crate::rows::SqlBuilder {
+                use crate::rows::*;
+                let mut b = SqlBuilder::default();
+                b.push("SELECT c.id FROM ");
+                let search = filter.search.as_ref();
+                Self::push_search_source(&mut b, search);
+                b.push(" WHERE c.tenant_id = ").arg(Arg::Int(tenant.0));
+                if let Some(t) = filter.channel_type {
+                    b.push(" AND c.channel_type = ").arg(Arg::Text(t.as_str().to_string()));
+                }
+                if let Some(pattern) = search {
+                    Self::push_search_condition(&mut b, pattern);
+                }
+                b
+            }
+
+            async fn fetch_conversation(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Conversation>> {
+                use crate::rows::*;
+                let mut page = SqlBuilder::default();
+                page.push("SELECT c.id FROM conversations c WHERE c.tenant_id = ")
+                    .arg(Arg::Int(tenant.0))
+                    .push(" AND c.id = ")
+                    .arg(Arg::Int(id));
+                Ok(Self::hydrate(conn, tenant, page, now).await?.pop())
+            }
+
+            async fn find_conversation_key(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                channel_id: i64,
+                address: &str,
+            ) -> switchboard_core::store::StoreResult<Option<(i64, i64)>> {
+                sqlx::query_as::<$db, (i64, i64)>(
+                    "SELECT id, customer_id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND address = $3",
+                )
+                .bind(tenant.0)
+                .bind(channel_id)
+                .bind(address)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(crate::rows::db_err)
+            }
+
+            /// Gives a customer the names it lacks and re-keys its conversations' search.
+            async fn fill_customer_names(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                customer_id: i64,
+                new: &switchboard_core::NewConversation,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<()> {
+                use crate::rows::db_err;
+                let (first, last, phone): (Option<String>, Option<String>, Option<String>) = sqlx::query_as::<$db, _>(
+                    "SELECT first_name, last_name, phone_number FROM customers WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.0)
+                .bind(customer_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                let first_filled = first.is_none() && new.first_name.is_some();
+                let last_filled = last.is_none() && new.last_name.is_some();
+                if !first_filled && !last_filled {
+                    return Ok(());
+                }
+                let first = first.or_else(|| new.first_name.clone());
+                let last = last.or_else(|| new.last_name.clone());
+                sqlx::query::<$db>(
+                    "UPDATE customers SET first_name = $3, last_name = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.0)
+                .bind(customer_id)
+                .bind(&first)
+                .bind(&last)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                let addresses: Vec<(i64, String)> = sqlx::query_as::<$db, _>(
+                    "SELECT id, address FROM conversations WHERE tenant_id = $1 AND customer_id = $2",
+                )
+                .bind(tenant.0)
+                .bind(customer_id)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                for (id, address) in addresses {
+                    let key = switchboard_core::search::conversation_key(
+                        first.as_deref(),
+                        last.as_deref(),
+                        &address,
+                        phone.as_deref(),
+                    );
+                    sqlx::query::<$db>("UPDATE conversations SET search_key = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.0)
+                        .bind(id)
+                        .bind(key)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl switchboard_core::Store for $store {
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            async fn ping(&self) -> switchboard_core::store::StoreResult<()> {
+                sqlx::query::<$db>("SELECT 1")
+                    .execute(self.reader())
+                    .await
+                    .map_err(crate::rows::db_err)?;
+                Ok(())
+            }
+
+            async fn create_tenant(
+                &self,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<switchboard_core::Tenant> {
+                let row: crate::rows::TenantRow = sqlx::query_as::<$db, _>(
+                    "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at",
+                )
+                .bind(name)
+                .bind(now)
+                .fetch_one(self.writer())
+                .await
+                .map_err(crate::rows::db_err)?;
+                Ok(row.into())
+            }
+
+            async fn count_tenants(&self) -> switchboard_core::store::StoreResult<i64> {
+                sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM tenants")
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err(crate::rows::db_err)
+            }
+
+            async fn create_user(
+                &self,
+                user: switchboard_core::NewUser,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<switchboard_core::User> {
+                let row: crate::rows::UserRow = sqlx::query_as::<$db, _>(
+                    "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+                     RETURNING id, email, name, password_hash, created_at",
+                )
+                .bind(&user.email)
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(now)
+                .fetch_one(self.writer())
+                .await
+                .map_err(|e| {
+                    if crate::rows::is_unique_violation(&e) {
+                        switchboard_core::StoreError::Duplicate("user")
+                    } else {
+                        crate::rows::db_err(e)
+                    }
+                })?;
+                Ok(row.into())
+            }
+
+            async fn find_user_by_email(
+                &self,
+                email: &str,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::User>> {
+                let row: Option<crate::rows::UserRow> = sqlx::query_as::<$db, _>(
+                    "SELECT id, email, name, password_hash, created_at FROM users WHERE email = $1",
+                )
+                .bind(email)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(crate::rows::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn get_user(
+                &self,
+                id: switchboard_core::UserId,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::User>> {
+                let row: Option<crate::rows::UserRow> = sqlx::query_as::<$db, _>(
+                    "SELECT id, email, name, password_hash, created_at FROM users WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(crate::rows::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn put_membership(
+                &self,
+                tenant: switchboard_core::TenantId,
+                user: switchboard_core::UserId,
+                role: switchboard_core::Role,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO tenant_memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
+                )
+                .bind(tenant.0)
+                .bind(user.0)
+                .bind(role.as_str())
+                .bind(now)
+                .execute(self.writer())
+                .await
+                .map_err(|e| {
+                    if crate::rows::is_foreign_key_violation(&e) {
+                        switchboard_core::StoreError::NotFound("tenant or user")
+                    } else {
+                        crate::rows::db_err(e)
+                    }
+                })?;
+                Ok(())
+            }
+
+            async fn membership(
+                &self,
+                tenant: switchboard_core::TenantId,
+                user: switchboard_core::UserId,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Role>> {
+                let role: Option<String> = sqlx::query_scalar::<$db, String>(
+                    "SELECT role FROM tenant_memberships WHERE tenant_id = $1 AND user_id = $2",
+                )
+                .bind(tenant.0)
+                .bind(user.0)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(crate::rows::db_err)?;
+                role.map(|r| r.parse().map_err(|_| crate::rows::corrupt("role", &r)))
+                    .transpose()
+            }
+
+            async fn list_memberships(
+                &self,
+                user: switchboard_core::UserId,
+            ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::Membership>> {
+                let rows: Vec<crate::rows::MembershipRow> = sqlx::query_as::<$db, _>(
+                    "SELECT t.id AS tenant_id, t.name AS tenant_name, t.created_at AS tenant_created_at, m.role \
+                     FROM tenant_memberships m JOIN tenants t ON t.id = m.tenant_id \
+                     WHERE m.user_id = $1 ORDER BY t.id",
+                )
+                .bind(user.0)
+                .fetch_all(self.reader())
+                .await
+                .map_err(crate::rows::db_err)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn create_access_token(
+                &self,
+                token: switchboard_core::NewAccessToken,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<switchboard_core::AccessToken> {
+                let row: crate::rows::AccessTokenRow = sqlx::query_as::<$db, _>(
+                    "INSERT INTO access_tokens (user_id, token_hash, name, scopes, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     RETURNING id, user_id, name, scopes, expires_at, revoked_at, created_at",
+                )
+                .bind(token.user_id.0)
+                .bind(&token.token_hash)
+                .bind(&token.name)
+                .bind(token.scopes.join(" "))
+                .bind(token.expires_at)
+                .bind(now)
+                .fetch_one(self.writer())
+                .await
+                .map_err(|e| {
+                    if crate::rows::is_foreign_key_violation(&e) {
+                        switchboard_core::StoreError::NotFound("user")
+                    } else {
+                        crate::rows::db_err(e)
+                    }
+                })?;
+                Ok(row.into())
+            }
+
+            async fn find_access_token(
+                &self,
+                token_hash: &str,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::AccessToken>> {
+                let row: Option<crate::rows::AccessTokenRow> = sqlx::query_as::<$db, _>(
+                    "SELECT id, user_id, name, scopes, expires_at, revoked_at, created_at \
+                     FROM access_tokens WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(crate::rows::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn create_channel(
+                &self,
+                tenant: switchboard_core::TenantId,
+                channel: switchboard_core::NewChannel,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<switchboard_core::Channel> {
+                let row: crate::rows::ChannelRow = sqlx::query_as::<$db, _>(
+                    "INSERT INTO channels (tenant_id, type, name, address, inbound_secret_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                     RETURNING id, tenant_id, type, name, address, created_at",
+                )
+                .bind(tenant.0)
+                .bind(channel.channel_type.as_str())
+                .bind(&channel.name)
+                .bind(&channel.address)
+                .bind(&channel.inbound_secret_hash)
+                .bind(now)
+                .fetch_one(self.writer())
+                .await
+                .map_err(|e| {
+                    if crate::rows::is_foreign_key_violation(&e) {
+                        switchboard_core::StoreError::NotFound("tenant")
+                    } else {
+                        crate::rows::db_err(e)
+                    }
+                })?;
+                row.try_into()
+            }
+
+            async fn get_channel(
+                &self,
+                tenant: switchboard_core::TenantId,
+                id: i64,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Channel>> {
+                let row: Option<crate::rows::ChannelRow> = sqlx::query_as::<$db, _>(
+                    "SELECT id, tenant_id, type, name, address, created_at FROM channels \
+                     WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                )
+                .bind(tenant.0)
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(crate::rows::db_err)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn create_conversation(
+                &self,
+                tenant: switchboard_core::TenantId,
+                new: switchboard_core::NewConversation,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<switchboard_core::Created<switchboard_core::Conversation>> {
+                use crate::rows::db_err;
+                use switchboard_core::{Created, StoreError};
+                // At most two rounds: a concurrent create of the same key makes our
+                // insert a no-op, and the second round then finds its row.
+                for _ in 0..2 {
+                    let mut tx = self.begin_write().await?;
+                    if let Some((id, customer_id)) =
+                        Self::find_conversation_key(&mut *tx, tenant, new.channel_id, &new.address).await?
+                    {
+                        Self::fill_customer_names(&mut *tx, tenant, customer_id, &new, now).await?;
+                        let conversation = Self::fetch_conversation(&mut *tx, tenant, id, now)
+                            .await?
+                            .ok_or(StoreError::NotFound("conversation"))?;
+                        tx.commit().await.map_err(db_err)?;
+                        return Ok(Created { value: conversation, created: false });
+                    }
+                    let channel_type: Option<String> = sqlx::query_scalar::<$db, String>(
+                        "SELECT type FROM channels WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    )
+                    .bind(tenant.0)
+                    .bind(new.channel_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let channel_type = channel_type.ok_or(StoreError::NotFound("channel"))?;
+                    let phone = (channel_type == "whatsapp").then(|| new.address.clone());
+                    let customer_id: i64 = sqlx::query_scalar::<$db, i64>(
+                        "INSERT INTO customers (tenant_id, first_name, last_name, phone_number, default_channel_id, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                    )
+                    .bind(tenant.0)
+                    .bind(&new.first_name)
+                    .bind(&new.last_name)
+                    .bind(&phone)
+                    .bind(new.channel_id)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let key = switchboard_core::search::conversation_key(
+                        new.first_name.as_deref(),
+                        new.last_name.as_deref(),
+                        &new.address,
+                        phone.as_deref(),
+                    );
+                    let inserted: Option<i64> = sqlx::query_scalar::<$db, i64>(
+                        "INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, search_key, \
+                         activity_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
+                         ON CONFLICT (tenant_id, channel_id, address) DO NOTHING RETURNING id",
+                    )
+                    .bind(tenant.0)
+                    .bind(new.channel_id)
+                    .bind(&channel_type)
+                    .bind(customer_id)
+                    .bind(&new.address)
+                    .bind(&key)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(id) = inserted else {
+                        tx.rollback().await.map_err(db_err)?;
+                        continue;
+                    };
+                    sqlx::query::<$db>(
+                        "INSERT INTO conversation_counts (tenant_id, channel_type, slot, n) VALUES ($1, $2, $3, 1) \
+                         ON CONFLICT (tenant_id, channel_type, slot) DO UPDATE SET n = conversation_counts.n + 1",
+                    )
+                    .bind(tenant.0)
+                    .bind(&channel_type)
+                    .bind(Self::counter_slot())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let conversation = Self::fetch_conversation(&mut *tx, tenant, id, now)
+                        .await?
+                        .ok_or(StoreError::NotFound("conversation"))?;
+                    tx.commit().await.map_err(db_err)?;
+                    return Ok(Created { value: conversation, created: true });
+                }
+                Err(StoreError::Database(
+                    "conversation was created concurrently but cannot be read back".to_string(),
+                ))
+            }
+
+            async fn add_message(
+                &self,
+                tenant: switchboard_core::TenantId,
+                conversation_id: i64,
+                message: switchboard_core::NewMessage,
+            ) -> switchboard_core::store::StoreResult<i64> {
+                use crate::rows::db_err;
+                let sent_at = crate::rows::whole_seconds(message.sent_at);
+                let mut tx = self.begin_write().await?;
+                let id: i64 = sqlx::query_scalar::<$db, i64>(
+                    "INSERT INTO messages (tenant_id, conversation_id, user_id, user_name, is_customer, message_type, body, \
+                     status, external_id, created_at, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10 \
+                     FROM conversations WHERE tenant_id = $1 AND id = $2 RETURNING id",
+                )
+                .bind(tenant.0)
+                .bind(conversation_id)
+                .bind(message.user_id.map(|u| u.0))
+                .bind(&message.user_name)
+                .bind(message.is_customer)
+                .bind(&message.message_type)
+                .bind(&message.body)
+                .bind(&message.status)
+                .bind(&message.external_id)
+                .bind(sent_at)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or(switchboard_core::StoreError::NotFound("conversation"))?;
+                sqlx::query::<$db>(
+                    "UPDATE conversations SET last_message_id = $3, last_message_preview = $4, last_message_at = $5, \
+                     last_message_type = $6, last_message_is_customer = $7, \
+                     unread_count = unread_count + $8, activity_at = $5, updated_at = $5 \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.0)
+                .bind(conversation_id)
+                .bind(id)
+                .bind(&message.body)
+                .bind(sent_at)
+                .bind(&message.message_type)
+                .bind(message.is_customer)
+                .bind(i64::from(message.is_customer))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(id)
+            }
+
+            async fn get_conversation(
+                &self,
+                tenant: switchboard_core::TenantId,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Conversation>> {
+                let mut conn = self.reader().acquire().await.map_err(crate::rows::db_err)?;
+                Self::fetch_conversation(&mut conn, tenant, id, now).await
+            }
+
+            async fn list_conversations(
+                &self,
+                tenant: switchboard_core::TenantId,
+                filter: &switchboard_core::ConversationFilter,
+                page: switchboard_core::PageRequest,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<switchboard_core::PageOf<switchboard_core::Conversation>> {
+                use crate::rows::*;
+                let mut conn = self.reader().acquire().await.map_err(db_err)?;
+                let total: i64 = if filter.search.is_none() {
+                    // Counters, not COUNT(*): a large tenant's total costs one index probe.
+                    let mut b = SqlBuilder::default();
+                    b.push("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM conversation_counts WHERE tenant_id = ")
+                        .arg(Arg::Int(tenant.0));
+                    if let Some(t) = filter.channel_type {
+                        b.push(" AND channel_type = ").arg(Arg::Text(t.as_str().to_string()));
+                    }
+                    bind_all!(sqlx::query_scalar::<$db, i64>(&b.sql), b.args)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?
+                } else {
+                    let ids = Self::filtered_ids(tenant, filter);
+                    let mut b = SqlBuilder::default();
+                    b.push("SELECT COUNT(*) FROM (").push(&ids.sql).push(") matches");
+                    b.args = ids.args;
+                    bind_all!(sqlx::query_scalar::<$db, i64>(&b.sql), b.args)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?
+                };
+                let offset = match page.offset() {
+                    Some(offset) if offset < total => offset,
+                    // Past the end: nothing to fetch, and no huge OFFSET to run.
+                    _ => return Ok(switchboard_core::PageOf { items: Vec::new(), total }),
+                };
+                let mut ids = Self::filtered_ids(tenant, filter);
+                ids.push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
+                    .arg(Arg::Int(page.per_page))
+                    .push(" OFFSET ")
+                    .arg(Arg::Int(offset));
+                let items = Self::hydrate(&mut conn, tenant, ids, now).await?;
+                Ok(switchboard_core::PageOf { items, total })
+            }
+        }
+    };
+}
+
+/// Binds every `Arg` of a `SqlBuilder` to a query, in order.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                crate::rows::Arg::Int(v) => query.bind(v),
+                crate::rows::Arg::Text(v) => query.bind(v),
+                crate::rows::Arg::Time(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}

@@ -1,0 +1,118 @@
+//! Embedded SQLite: one file, WAL journal, durable commits (`synchronous = FULL`).
+//!
+//! Writes go through a pool of exactly one connection, so writers queue in the
+//! process instead of failing with SQLITE_BUSY, and write transactions begin with
+//! `BEGIN IMMEDIATE` so that another process (the CLI) cannot interleave. Reads use
+//! their own pool and see committed data only.
+
+use crate::rows::SqlBuilder;
+use crate::{OpenError, StoreOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use switchboard_core::search::SearchPattern;
+use switchboard_core::store::StoreResult;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    const BACKEND: &'static str = "sqlite";
+
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, OpenError> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(OpenError::Connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-32000");
+        if let Some(dir) = connect
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        // The writer opens (and creates) the file first, so readers find it in WAL mode.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(connect.clone())
+            .await
+            .map_err(OpenError::Connect)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(OpenError::Connect)?;
+        Ok(Self { read, write })
+    }
+
+    pub async fn migrate(&self) -> Result<usize, OpenError> {
+        let before = applied(&self.write).await;
+        MIGRATOR.run(&self.write).await?;
+        Ok(applied(&self.write).await.saturating_sub(before))
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(crate::rows::db_err)
+    }
+
+    /// One writer at a time: a single counter row per key never contends.
+    fn counter_slot() -> i64 {
+        0
+    }
+
+    fn push_search_source(b: &mut SqlBuilder, search: Option<&SearchPattern>) {
+        match search {
+            // Drive the query from the FTS5 trigram index, then keep this tenant's rows.
+            Some(p) if p.is_indexable() => {
+                b.push("conversation_search CROSS JOIN conversations c ON c.id = conversation_search.rowid");
+            }
+            _ => {
+                b.push("conversations c");
+            }
+        }
+    }
+
+    fn push_search_condition(b: &mut SqlBuilder, pattern: &SearchPattern) {
+        use crate::rows::Arg;
+        if pattern.is_indexable() {
+            b.push(" AND conversation_search MATCH ")
+                .arg(Arg::Text(pattern.fts_phrase()));
+        } else {
+            // Too short for trigrams: filter the tenant's rows in list order.
+            b.push(" AND c.search_key LIKE ")
+                .arg(Arg::Text(pattern.like_pattern()))
+                .push(" ESCAPE '\\'");
+        }
+    }
+}
+
+async fn applied(pool: &SqlitePool) -> usize {
+    sqlx::query_scalar::<Sqlite, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map(|n| n as usize)
+        .unwrap_or(0)
+}
+
+impl_shared_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
