@@ -42,6 +42,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_tenants(&self) -> StoreResult<i64>;
 
+    async fn get_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+
     /// Creates the user, or `StoreError::Duplicate("user")` when the e-mail is taken.
     async fn create_user(&self, user: NewUser, now: DateTime<Utc>) -> StoreResult<User>;
 

@@ -158,7 +158,28 @@ impl From<StoreError> for CliError {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: plain text, as everyone expects.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            let rendered = e.to_string();
+            let message = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            println!(
+                "{}",
+                json!({"error": "invalid_arguments", "message": message})
+            );
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -342,6 +363,11 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
                 ));
             }
             let store = open(config).await?;
+            // Check first: a failed command must leave no user behind.
+            store
+                .get_tenant(TenantId(tenant))
+                .await?
+                .ok_or_else(|| CliError::new("not_found", format!("tenant {tenant} not found")))?;
             let (user, created) = match store.find_user_by_email(&email).await? {
                 Some(user) => (user, false),
                 None => {

@@ -230,6 +230,19 @@ macro_rules! impl_shared_store {
                     .map_err(crate::rows::db_err)
             }
 
+            async fn get_tenant(
+                &self,
+                id: switchboard_core::TenantId,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Tenant>> {
+                let row: Option<crate::rows::TenantRow> =
+                    sqlx::query_as::<$db, _>("SELECT id, name, created_at FROM tenants WHERE id = $1")
+                        .bind(id.0)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err(crate::rows::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
             async fn create_user(
                 &self,
                 user: switchboard_core::NewUser,

@@ -70,7 +70,7 @@ impl RateLimiter {
         let index = (hasher.finish() as usize) % SHARDS;
         let mut shard = self.shards[index].lock().unwrap_or_else(|e| e.into_inner());
         shard.checks = shard.checks.wrapping_add(1);
-        if shard.checks % SWEEP_EVERY == 0 {
+        if shard.checks.is_multiple_of(SWEEP_EVERY) {
             shard
                 .windows
                 .retain(|_, w| now - w.started_at < WINDOW_SECS);

@@ -28,7 +28,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await).await
+                    super::$name($crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await).await
                 }
             )*
         }
@@ -37,7 +37,7 @@ macro_rules! backend_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")]
                 async fn $name() {
-                    super::$name(crate::common::TestApp::spawn(crate::common::Backend::Postgres).await).await
+                    super::$name($crate::common::TestApp::spawn($crate::common::Backend::Postgres).await).await
                 }
             )*
         }
