@@ -4,6 +4,8 @@
 
 pub mod address;
 pub mod clock;
+pub mod files;
+pub mod messaging_store;
 pub mod model;
 pub mod search;
 pub mod service;
@@ -11,5 +13,6 @@ pub mod store;
 pub mod validation;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use messaging_store::MessagingStore;
 pub use model::*;
 pub use store::{Store, StoreError};

@@ -386,6 +386,93 @@ pub struct PageOf<T> {
     pub total: i64,
 }
 
+/// A stored file attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    /// Key in the file store.
+    pub path: String,
+    pub name: String,
+    pub mime_type: String,
+    pub size: i64,
+}
+
+/// Delivery state of an outbound message: `queued -> sent -> delivered -> read`, or
+/// `failed` from any state before `read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Queued,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+        DeliveryStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether a connector may move a message from `self` to `next`.
+    pub fn can_become(self, next: DeliveryStatus) -> bool {
+        use DeliveryStatus::*;
+        matches!(
+            (self, next),
+            (Queued, Sent)
+                | (Sent, Delivered)
+                | (Delivered, Read)
+                | (Queued | Sent | Delivered, Failed)
+        )
+    }
+}
+
+impl FromStr for DeliveryStatus {
+    type Err = UnknownVariant;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or(UnknownVariant)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub user_id: Option<UserId>,
+    pub user_name: Option<String>,
+    pub is_customer: bool,
+    pub message_type: String,
+    /// `None` once deleted: the text is no longer returned.
+    pub body: Option<String>,
+    pub quoted_message_id: Option<i64>,
+    pub quoted_text: Option<String>,
+    pub is_deleted: bool,
+    pub is_edited: bool,
+    pub edited_by_user_name: Option<String>,
+    pub deleted_by_user_name: Option<String>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub file: Option<FileRef>,
+    pub status: Option<String>,
+    pub external_id: Option<String>,
+}
+
 /// A message to append to a conversation; the conversation's `last_message_*`,
 /// `unread_count` and list position move in the same transaction.
 #[derive(Debug, Clone)]
@@ -398,4 +485,153 @@ pub struct NewMessage {
     pub external_id: Option<String>,
     pub status: Option<String>,
     pub sent_at: DateTime<Utc>,
+}
+
+/// An agent's outbound message, as the send endpoints build it.
+#[derive(Debug, Clone)]
+pub struct OutboundMessage {
+    pub user_id: UserId,
+    pub user_name: String,
+    pub message_type: String,
+    pub body: Option<String>,
+    pub quoted_message_id: Option<i64>,
+    pub file: Option<FileRef>,
+}
+
+/// An `Idempotency-Key` with what identifies the request it was first used for.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub user_id: UserId,
+    pub key: String,
+    /// Digest of the request: a key reused for a different request is refused.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum SendOutcome {
+    Sent(Message),
+    /// The key was used before for the same request: the first message.
+    Replayed(Message),
+    /// The key was used before for a different request.
+    KeyReused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageChangeError {
+    NotFound,
+    /// Only agent messages can be edited.
+    NotAgentMessage,
+    AlreadyDeleted,
+}
+
+/// A customer message arriving from a channel connector.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    /// Already normalised for the channel type.
+    pub address: String,
+    pub body: Option<String>,
+    pub message_type: String,
+    pub external_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub sent_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Stored {
+        conversation_id: i64,
+        message_id: i64,
+    },
+    /// The same `external_id` was stored before: nothing new was written.
+    Duplicate {
+        conversation_id: i64,
+        message_id: i64,
+    },
+    /// The customer is blacklisted on this channel; counted, not stored.
+    Blocked { blacklist_id: i64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBlacklist {
+    pub channel_id: i64,
+    pub customer_id: i64,
+    pub reason: BlacklistReason,
+    pub note: Option<String>,
+    pub metadata: serde_json::Value,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Fields of a blacklist update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct BlacklistPatch {
+    pub reason: Option<BlacklistReason>,
+    pub note: Option<Option<String>>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub is_active: Option<bool>,
+    /// Merged into the stored metadata (object keys overwrite).
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlacklistFilter {
+    pub channel_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlacklistError {
+    /// Channel or customer is not in the tenant.
+    UnknownChannel,
+    UnknownCustomer,
+    /// The customer already has an active entry on the channel.
+    AlreadyBlocked,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub settings: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFields {
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub phone_number: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub default_channel_id: Option<Option<i64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerSort {
+    Id,
+    FirstName,
+    LastName,
+    CreatedAt,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerFilter {
+    pub search: Option<crate::search::SearchPattern>,
+    pub sort: Option<(CustomerSort, bool)>,
+}
+
+/// A customer with the fields the customers endpoints show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub customer: Customer,
+    pub default_channel_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelRecord {
+    pub channel: Channel,
+    pub settings: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
 }

@@ -65,6 +65,21 @@ pub fn conversation_key(
     parts.join(&KEY_SEPARATOR.to_string())
 }
 
+/// The stored search key of a customer: full name, e-mail, and phone digits.
+pub fn customer_key(
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+    phone_number: Option<&str>,
+    email: Option<&str>,
+) -> String {
+    let mut key = conversation_key(first_name, last_name, email.unwrap_or(""), phone_number);
+    if let Some(phone) = phone_number.map(fold).filter(|p| !p.is_empty()) {
+        key.push(KEY_SEPARATOR);
+        key.push_str(&phone);
+    }
+    key
+}
+
 /// A validated search, ready for a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPattern {

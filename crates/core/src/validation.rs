@@ -306,6 +306,123 @@ impl<'a> Validator<'a> {
     }
 }
 
+impl<'a> Validator<'a> {
+    /// `required|in:...` over a type's string forms.
+    pub fn required_enum<T: FromStr>(&mut self, field: &str) -> Option<T> {
+        self.required(field)?;
+        self.optional_enum(field)
+    }
+
+    /// `nullable|boolean`: true/false, 1/0, "1"/"0", "true"/"false".
+    pub fn optional_bool(&mut self, field: &str) -> Option<bool> {
+        let value = self.input.get(field)?;
+        let parsed = match value {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(1) => Some(true),
+                Some(0) => Some(false),
+                _ => None,
+            },
+            Value::String(s) => match s.as_str() {
+                "1" | "true" => Some(true),
+                "0" | "false" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.fail(
+                field,
+                format!("The {} field must be true or false.", attribute(field)),
+            );
+        }
+        parsed
+    }
+
+    /// `nullable|date`, as RFC 3339 (`2023-11-07T05:31:56Z`), kept to whole seconds.
+    pub fn optional_datetime(&mut self, field: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::SubsecRound;
+        let value = self.input.get(field)?;
+        let parsed = value
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&chrono::Utc).trunc_subsecs(0));
+        if parsed.is_none() {
+            self.fail(
+                field,
+                format!("The {} field must be a valid date.", attribute(field)),
+            );
+        }
+        parsed
+    }
+
+    /// `nullable|array`: a JSON array or object.
+    pub fn optional_json_container(&mut self, field: &str) -> Option<Value> {
+        let value = self.input.get(field)?;
+        if value.is_array() || value.is_object() {
+            Some(value.clone())
+        } else {
+            self.fail(
+                field,
+                format!("The {} field must be an array.", attribute(field)),
+            );
+            None
+        }
+    }
+
+    /// `nullable|email|max:255`
+    pub fn optional_email(&mut self, field: &str) -> Option<String> {
+        let email = self.optional_string(field, 255)?;
+        let plausible = match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            }
+            None => false,
+        };
+        if !plausible {
+            self.fail(
+                field,
+                format!(
+                    "The {} field must be a valid email address.",
+                    attribute(field)
+                ),
+            );
+            return None;
+        }
+        Some(email)
+    }
+
+    /// `nullable|url|max:max_chars` (http and https only).
+    pub fn optional_url(&mut self, field: &str, max_chars: usize) -> Option<String> {
+        let url = self.optional_string(field, max_chars)?;
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        let plausible = rest.is_some_and(|r| {
+            !r.is_empty()
+                && !r.starts_with('/')
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        });
+        if !plausible {
+            self.fail(
+                field,
+                format!("The {} field must be a valid URL.", attribute(field)),
+            );
+            return None;
+        }
+        Some(url)
+    }
+
+    /// Whether the field was sent at all (even as null).
+    pub fn is_present(&self, field: &str) -> bool {
+        self.input.is_present(field)
+    }
+}
+
 /// Laravel's `integer` rule: JSON integers, integral floats and strings of an optional
 /// sign and digits, all within 64 bits.
 fn as_integer(value: &Value) -> Option<i64> {

@@ -1,14 +1,18 @@
 //! The running application: shared state, and serving it on a listener.
 
 use crate::config::Config;
+use crate::files::{LocalFiles, UrlSigner};
 use crate::http::rate_limit::RateLimiter;
 use axum::http::{header, HeaderMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-use switchboard_core::service::Conversations;
-use switchboard_core::{Clock, Store};
+use switchboard_core::files::FileStore;
+use switchboard_core::service::{
+    Blacklists, Channels, Conversations, Customers, Inbound, Messages,
+};
+use switchboard_core::{Clock, Store, StoreError};
 use tokio::net::TcpListener;
 
 /// Everything a request handler may need; cheap to clone.
@@ -23,6 +27,13 @@ pub struct Shared {
     pub config: Config,
     pub limiter: RateLimiter,
     pub conversations: Conversations,
+    pub messages: Messages,
+    pub blacklists: Blacklists,
+    pub channels: Channels,
+    pub customers: Customers,
+    pub inbound: Inbound,
+    pub files: Arc<dyn FileStore>,
+    pub signer: UrlSigner,
 }
 
 impl Deref for AppState {
@@ -33,16 +44,35 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
-        Self {
+    /// Builds the state; reads (or creates) the file-URL signing key from the store.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Self, StoreError> {
+        let signing_key = store
+            .setting(
+                "file_url_signing_key",
+                &crate::credentials::new_secret(""),
+                clock.now(),
+            )
+            .await?;
+        Ok(Self {
             inner: Arc::new(Shared {
                 conversations: Conversations::new(store.clone(), clock.clone()),
+                messages: Messages::new(store.clone(), clock.clone()),
+                blacklists: Blacklists::new(store.clone(), clock.clone()),
+                channels: Channels::new(store.clone(), clock.clone()),
+                customers: Customers::new(store.clone(), clock.clone()),
+                inbound: Inbound::new(store.clone(), clock.clone()),
+                files: Arc::new(LocalFiles::new(config.files_dir.clone())),
+                signer: UrlSigner::new(signing_key.as_bytes(), config.file_url_ttl_secs),
                 limiter: RateLimiter::new(config.rate_limit_per_minute),
                 store,
                 clock,
                 config,
             }),
-        }
+        })
     }
 
     /// Scheme and host for absolute URLs: the configured public base URL, else the

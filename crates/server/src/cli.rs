@@ -307,7 +307,9 @@ async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
         backend = store.backend(),
         "switchboard listening; API docs at {base_url}/docs"
     );
-    let state = AppState::new(store, clock, config);
+    let state = AppState::new(store, clock, config)
+        .await
+        .map_err(|e| CliError::new("database_error", e.to_string()))?;
     app::serve(listener, state, app::shutdown_signal())
         .await
         .map_err(|e| CliError::new("server_error", e.to_string()))

@@ -33,6 +33,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    /// Where the local file store keeps message media.
+    pub files_dir: std::path::PathBuf,
+    /// Largest accepted media upload, in bytes.
+    pub max_upload_bytes: usize,
+    /// How long a signed file URL stays valid.
+    pub file_url_ttl_secs: i64,
 }
 
 impl Default for Config {
@@ -46,6 +52,9 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: 16,
+            files_dir: std::path::PathBuf::from("./data/files"),
+            max_upload_bytes: 50 * 1024 * 1024,
+            file_url_ttl_secs: 900,
         }
     }
 }
@@ -62,6 +71,9 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
     pub db_max_connections: Option<u32>,
+    pub files_dir: Option<PathBuf>,
+    pub max_upload_bytes: Option<usize>,
+    pub file_url_ttl_secs: Option<i64>,
 }
 
 /// Settings from flags and environment (clap reads both); `None` when not given.
@@ -121,6 +133,25 @@ pub struct Overrides {
         value_name = "N"
     )]
     pub db_max_connections: Option<u32>,
+    /// Directory for message media (local file store).
+    #[arg(long, global = true, env = "SWITCHBOARD_FILES_DIR", value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// Largest accepted media upload, in bytes.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_MAX_UPLOAD_BYTES",
+        value_name = "BYTES"
+    )]
+    pub max_upload_bytes: Option<usize>,
+    /// Lifetime of signed file download URLs.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_FILE_URL_TTL_SECS",
+        value_name = "SECONDS"
+    )]
+    pub file_url_ttl_secs: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +223,19 @@ impl Config {
                 .db_max_connections
                 .or(file.db_max_connections)
                 .unwrap_or(defaults.db_max_connections),
+            files_dir: overrides
+                .files_dir
+                .clone()
+                .or(file.files_dir)
+                .unwrap_or(defaults.files_dir),
+            max_upload_bytes: overrides
+                .max_upload_bytes
+                .or(file.max_upload_bytes)
+                .unwrap_or(defaults.max_upload_bytes),
+            file_url_ttl_secs: overrides
+                .file_url_ttl_secs
+                .or(file.file_url_ttl_secs)
+                .unwrap_or(defaults.file_url_ttl_secs),
         };
         config.check()?;
         Ok(config)
@@ -208,6 +252,11 @@ impl Config {
         if self.max_body_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "max body bytes must be at least 1".into(),
+            ));
+        }
+        if self.file_url_ttl_secs < 1 {
+            return Err(ConfigError::Invalid(
+                "file URL lifetime must be at least 1 second".into(),
             ));
         }
         if self.request_timeout.is_zero() {

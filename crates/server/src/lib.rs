@@ -5,4 +5,5 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod files;
 pub mod http;

@@ -6,6 +6,8 @@
 mod rows;
 #[macro_use]
 mod shared;
+#[macro_use]
+mod messaging_shared;
 mod postgres;
 mod sqlite;
 

@@ -325,3 +325,166 @@ impl SqlBuilder {
         self
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub user_id: Option<i64>,
+    pub user_name: Option<String>,
+    pub is_customer: bool,
+    pub message_type: String,
+    pub body: Option<String>,
+    pub quoted_message_id: Option<i64>,
+    pub quoted_body: Option<String>,
+    pub quoted_deleted: Option<bool>,
+    pub is_deleted: bool,
+    pub is_edited: bool,
+    pub edited_by_user_name: Option<String>,
+    pub deleted_by_user_name: Option<String>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub metadata: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub file_path: Option<String>,
+    pub file_name: Option<String>,
+    pub file_mime_type: Option<String>,
+    pub file_size: Option<i64>,
+    pub status: Option<String>,
+    pub external_id: Option<String>,
+}
+
+pub(crate) const MESSAGE_COLUMNS: &str = "\
+    m.id, m.conversation_id, m.user_id, m.user_name, m.is_customer, m.message_type, m.body, \
+    m.quoted_message_id, q.body AS quoted_body, q.is_deleted AS quoted_deleted, \
+    m.is_deleted, m.is_edited, m.edited_by_user_name, m.deleted_by_user_name, m.read_at, m.metadata, \
+    m.created_at, m.file_path, m.file_name, m.file_mime_type, m.file_size, m.status, m.external_id";
+
+/// `m` with its quoted message `q`; the quote is looked up in the same tenant only.
+pub(crate) const MESSAGE_FROM: &str =
+    "messages m LEFT JOIN messages q ON q.tenant_id = m.tenant_id AND q.id = m.quoted_message_id";
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+    fn try_from(r: MessageRow) -> Result<Self, StoreError> {
+        let metadata = match r.metadata.as_deref() {
+            None => serde_json::Value::Array(Vec::new()),
+            Some(text) => {
+                serde_json::from_str(text).map_err(|_| corrupt("message metadata", text))?
+            }
+        };
+        let file = match (r.file_path, r.is_deleted) {
+            (Some(path), false) => Some(FileRef {
+                path,
+                name: r.file_name.unwrap_or_default(),
+                mime_type: r.file_mime_type.unwrap_or_default(),
+                size: r.file_size.unwrap_or(0),
+            }),
+            _ => None,
+        };
+        Ok(Message {
+            id: r.id,
+            conversation_id: r.conversation_id,
+            user_id: r.user_id.map(UserId),
+            user_name: r.user_name,
+            is_customer: r.is_customer,
+            message_type: r.message_type,
+            body: if r.is_deleted { None } else { r.body },
+            quoted_message_id: r.quoted_message_id,
+            quoted_text: if r.quoted_deleted.unwrap_or(false) {
+                None
+            } else {
+                r.quoted_body
+            },
+            is_deleted: r.is_deleted,
+            is_edited: r.is_edited,
+            edited_by_user_name: r.edited_by_user_name,
+            deleted_by_user_name: r.deleted_by_user_name,
+            read_at: r.read_at,
+            metadata,
+            created_at: r.created_at,
+            file,
+            status: r.status,
+            external_id: r.external_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChannelRecordRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    #[sqlx(rename = "type")]
+    pub channel_type: String,
+    pub name: String,
+    pub address: String,
+    pub settings: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(crate) const CHANNEL_RECORD_COLUMNS: &str =
+    "id, tenant_id, type, name, address, settings, created_at, updated_at";
+
+impl TryFrom<ChannelRecordRow> for ChannelRecord {
+    type Error = StoreError;
+    fn try_from(r: ChannelRecordRow) -> Result<Self, StoreError> {
+        Ok(ChannelRecord {
+            settings: serde_json::from_str(&r.settings)
+                .map_err(|_| corrupt("channel settings", &r.settings))?,
+            updated_at: r.updated_at,
+            channel: Channel {
+                id: r.id,
+                tenant_id: TenantId(r.tenant_id),
+                channel_type: parse_channel_type(&r.channel_type)?,
+                name: r.name,
+                address: r.address,
+                created_at: r.created_at,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CustomerRow {
+    pub id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub default_channel_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(crate) const CUSTOMER_COLUMNS: &str =
+    "id, first_name, last_name, phone_number, email, avatar_url, default_channel_id, created_at, updated_at";
+
+impl From<CustomerRow> for CustomerRecord {
+    fn from(r: CustomerRow) -> Self {
+        CustomerRecord {
+            customer: Customer {
+                id: r.id,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                phone_number: r.phone_number,
+                email: r.email,
+                avatar_url: r.avatar_url,
+            },
+            default_channel_id: r.default_channel_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// `new` merged into `old`: object keys overwrite, anything else replaces.
+pub(crate) fn merge_json(old: serde_json::Value, new: serde_json::Value) -> serde_json::Value {
+    match (old, new) {
+        (serde_json::Value::Object(mut old), serde_json::Value::Object(new)) => {
+            old.extend(new);
+            serde_json::Value::Object(old)
+        }
+        (_, new) => new,
+    }
+}

@@ -130,6 +130,83 @@ macro_rules! impl_shared_store {
                 .map_err(crate::rows::db_err)
             }
 
+            /// Inserts the customer and conversation of a key not stored yet, and counts
+            /// it. `None` when a concurrent insert of the same key won: the caller must
+            /// roll back (dropping the customer made here) and look the key up again.
+            async fn insert_conversation(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                new: &switchboard_core::NewConversation,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<Option<i64>> {
+                use crate::rows::db_err;
+                use switchboard_core::StoreError;
+                    let channel_type: Option<String> = sqlx::query_scalar::<$db, String>(
+                        "SELECT type FROM channels WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    )
+                    .bind(tenant.0)
+                    .bind(new.channel_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                    let channel_type = channel_type.ok_or(StoreError::NotFound("channel"))?;
+                    let phone = (channel_type == "whatsapp").then(|| new.address.clone());
+                    let customer_id: i64 = sqlx::query_scalar::<$db, i64>(
+                        "INSERT INTO customers (tenant_id, first_name, last_name, phone_number, default_channel_id, search_key, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $7, $6, $6) RETURNING id",
+                    )
+                    .bind(tenant.0)
+                    .bind(&new.first_name)
+                    .bind(&new.last_name)
+                    .bind(&phone)
+                    .bind(new.channel_id)
+                    .bind(now)
+                    .bind(switchboard_core::search::customer_key(
+                        new.first_name.as_deref(),
+                        new.last_name.as_deref(),
+                        phone.as_deref(),
+                        None,
+                    ))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                    let key = switchboard_core::search::conversation_key(
+                        new.first_name.as_deref(),
+                        new.last_name.as_deref(),
+                        &new.address,
+                        phone.as_deref(),
+                    );
+                    let inserted: Option<i64> = sqlx::query_scalar::<$db, i64>(
+                        "INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, search_key, \
+                         activity_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
+                         ON CONFLICT (tenant_id, channel_id, address) DO NOTHING RETURNING id",
+                    )
+                    .bind(tenant.0)
+                    .bind(new.channel_id)
+                    .bind(&channel_type)
+                    .bind(customer_id)
+                    .bind(&new.address)
+                    .bind(&key)
+                    .bind(now)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(id) = inserted else {
+                        return Ok(None);
+                    };
+                    sqlx::query::<$db>(
+                        "INSERT INTO conversation_counts (tenant_id, channel_type, slot, n) VALUES ($1, $2, $3, 1) \
+                         ON CONFLICT (tenant_id, channel_type, slot) DO UPDATE SET n = conversation_counts.n + 1",
+                    )
+                    .bind(tenant.0)
+                    .bind(&channel_type)
+                    .bind(Self::counter_slot())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(Some(id))
+            }
+
             /// Gives a customer the names it lacks and re-keys its conversations' search.
             async fn fill_customer_names(
                 conn: &mut $conn,
@@ -139,8 +216,8 @@ macro_rules! impl_shared_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<()> {
                 use crate::rows::db_err;
-                let (first, last, phone): (Option<String>, Option<String>, Option<String>) = sqlx::query_as::<$db, _>(
-                    "SELECT first_name, last_name, phone_number FROM customers WHERE tenant_id = $1 AND id = $2",
+                let (first, last): (Option<String>, Option<String>) = sqlx::query_as::<$db, _>(
+                    "SELECT first_name, last_name FROM customers WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.0)
                 .bind(customer_id)
@@ -165,30 +242,7 @@ macro_rules! impl_shared_store {
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                let addresses: Vec<(i64, String)> = sqlx::query_as::<$db, _>(
-                    "SELECT id, address FROM conversations WHERE tenant_id = $1 AND customer_id = $2",
-                )
-                .bind(tenant.0)
-                .bind(customer_id)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                for (id, address) in addresses {
-                    let key = switchboard_core::search::conversation_key(
-                        first.as_deref(),
-                        last.as_deref(),
-                        &address,
-                        phone.as_deref(),
-                    );
-                    sqlx::query::<$db>("UPDATE conversations SET search_key = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
-                        .bind(tenant.0)
-                        .bind(id)
-                        .bind(key)
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
-                }
+                Self::rekey_customer(conn, tenant, customer_id).await?;
                 Ok(())
             }
         }
@@ -467,64 +521,10 @@ macro_rules! impl_shared_store {
                         tx.commit().await.map_err(db_err)?;
                         return Ok(Created { value: conversation, created: false });
                     }
-                    let channel_type: Option<String> = sqlx::query_scalar::<$db, String>(
-                        "SELECT type FROM channels WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-                    )
-                    .bind(tenant.0)
-                    .bind(new.channel_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    let channel_type = channel_type.ok_or(StoreError::NotFound("channel"))?;
-                    let phone = (channel_type == "whatsapp").then(|| new.address.clone());
-                    let customer_id: i64 = sqlx::query_scalar::<$db, i64>(
-                        "INSERT INTO customers (tenant_id, first_name, last_name, phone_number, default_channel_id, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-                    )
-                    .bind(tenant.0)
-                    .bind(&new.first_name)
-                    .bind(&new.last_name)
-                    .bind(&phone)
-                    .bind(new.channel_id)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    let key = switchboard_core::search::conversation_key(
-                        new.first_name.as_deref(),
-                        new.last_name.as_deref(),
-                        &new.address,
-                        phone.as_deref(),
-                    );
-                    let inserted: Option<i64> = sqlx::query_scalar::<$db, i64>(
-                        "INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, search_key, \
-                         activity_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
-                         ON CONFLICT (tenant_id, channel_id, address) DO NOTHING RETURNING id",
-                    )
-                    .bind(tenant.0)
-                    .bind(new.channel_id)
-                    .bind(&channel_type)
-                    .bind(customer_id)
-                    .bind(&new.address)
-                    .bind(&key)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    let Some(id) = inserted else {
+                    let Some(id) = Self::insert_conversation(&mut *tx, tenant, &new, now).await? else {
                         tx.rollback().await.map_err(db_err)?;
                         continue;
                     };
-                    sqlx::query::<$db>(
-                        "INSERT INTO conversation_counts (tenant_id, channel_type, slot, n) VALUES ($1, $2, $3, 1) \
-                         ON CONFLICT (tenant_id, channel_type, slot) DO UPDATE SET n = conversation_counts.n + 1",
-                    )
-                    .bind(tenant.0)
-                    .bind(&channel_type)
-                    .bind(Self::counter_slot())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
                     let conversation = Self::fetch_conversation(&mut *tx, tenant, id, now)
                         .await?
                         .ok_or(StoreError::NotFound("conversation"))?;

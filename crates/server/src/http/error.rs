@@ -17,6 +17,8 @@ pub enum ErrorCode {
     TenantInvalid,
     TenantForbidden,
     InsufficientScope,
+    InsufficientRole,
+    Conflict,
     ValidationFailed,
     NotFound,
     MethodNotAllowed,
@@ -58,6 +60,16 @@ impl ErrorCode {
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
                 "The access token does not have the scope this request needs.",
+            ),
+            InsufficientRole => (
+                StatusCode::FORBIDDEN,
+                "insufficient_role",
+                "Your role in this tenant does not allow this action.",
+            ),
+            Conflict => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "The request conflicts with the current state.",
             ),
             ValidationFailed => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -193,6 +205,9 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Validation(errors) => ApiError::validation(errors),
             ServiceError::NotFound => ApiError::new(ErrorCode::NotFound),
+            ServiceError::Conflict(message) => {
+                ApiError::new(ErrorCode::Conflict).with_message(message)
+            }
             ServiceError::Store(e) => e.into(),
         }
     }

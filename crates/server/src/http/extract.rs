@@ -92,6 +92,28 @@ impl FromRequestParts<AppState> for TenantScope {
     }
 }
 
+impl TenantScope {
+    /// Refuses callers whose role in the tenant is below `needed`.
+    pub fn require_role(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role >= needed {
+            Ok(())
+        } else {
+            Err(
+                ApiError::new(ErrorCode::InsufficientRole).with_message(format!(
+                    "This action needs the {} role in this tenant.",
+                    needed.as_str()
+                )),
+            )
+        }
+    }
+
+    /// Scope and role checks of one endpoint, in that order.
+    pub fn require(&self, scope: &str, role: Role) -> Result<(), ApiError> {
+        self.caller.require_scope(scope)?;
+        self.require_role(role)
+    }
+}
+
 fn tenant_header(headers: &HeaderMap) -> Result<TenantId, ApiError> {
     let mut values = headers.get_all("x-tenant").iter();
     let value = values
@@ -194,11 +216,33 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::new(ErrorCode::NotFound))?;
-        match raw.parse::<i64>() {
-            Ok(id) if id > 0 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(PathId(id)),
+        positive_id(&raw)
+            .map(PathId)
+            .ok_or(ErrorCode::NotFound.into())
+    }
+}
+
+/// Two positive integer ids in the path (`/conversations/{id}/messages/{messageId}`).
+pub struct PathIds(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((a, b)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::NotFound))?;
+        match (positive_id(&a), positive_id(&b)) {
+            (Some(a), Some(b)) => Ok(PathIds(a, b)),
             _ => Err(ErrorCode::NotFound.into()),
         }
     }
+}
+
+fn positive_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && raw.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

@@ -1,10 +1,16 @@
 //! The HTTP API: one module per resource, shared extractors, errors and middleware.
 
 pub mod account;
+pub mod agent;
+pub mod blacklists;
+pub mod channels;
 pub mod conversations;
+pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod health;
+pub mod messages;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
@@ -12,9 +18,10 @@ pub mod rate_limit;
 pub mod resources;
 
 use crate::app::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
 use axum::http::Method;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use error::{ApiError, ErrorCode};
 use utoipa::OpenApi;
@@ -27,6 +34,49 @@ pub fn router(state: AppState) -> Router {
             get(conversations::list).post(conversations::create),
         )
         .route("/conversations/{id}", get(conversations::show))
+        .route("/conversations/{id}/read", post(messages::mark_read))
+        .route(
+            "/conversations/{id}/messages",
+            get(messages::list).post(messages::send),
+        )
+        .route(
+            "/conversations/{id}/messages/media",
+            post(messages::send_media).layer(DefaultBodyLimit::max(
+                state.config.max_upload_bytes.saturating_add(64 * 1024),
+            )),
+        )
+        .route(
+            "/conversations/{id}/messages/{message_id}",
+            axum::routing::put(messages::edit).delete(messages::delete),
+        )
+        .route("/conversations/{id}/agent", get(agent::status))
+        .route("/conversations/{id}/agent/disable", post(agent::disable))
+        .route("/conversations/{id}/agent/enable", post(agent::enable))
+        .route(
+            "/channel-blacklists",
+            get(blacklists::list).post(blacklists::create),
+        )
+        .route(
+            "/channel-blacklists/{id}",
+            get(blacklists::show)
+                .put(blacklists::update)
+                .delete(blacklists::delete),
+        )
+        .route("/channels", get(channels::list).post(channels::create))
+        .route(
+            "/channels/{id}",
+            get(channels::show)
+                .put(channels::update)
+                .delete(channels::delete),
+        )
+        .route("/channels/{id}/secret", post(channels::rotate_secret))
+        .route("/channels/{id}/inbound", post(channels::inbound))
+        .route("/customers", get(customers::list).post(customers::create))
+        .route(
+            "/customers/{id}",
+            get(customers::show).put(customers::update),
+        )
+        .route("/files/{*key}", get(files::download))
         .route("/account/tenants", get(account::tenants))
         .fallback(not_found);
     Router::new()

@@ -246,3 +246,246 @@ mod tests {
         assert_eq!(timestamp(t), "2023-11-07T05:31:56Z");
     }
 }
+
+/// A page of `$item` in Laravel's paginated resource shape.
+macro_rules! page_type {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            pub links: super::pagination::PageLinks,
+            pub meta: super::pagination::PageMeta,
+        }
+
+        impl $name {
+            pub fn new(
+                data: Vec<$item>,
+                path: &str,
+                kept: &[(&str, String)],
+                page: switchboard_core::PageRequest,
+                total: i64,
+            ) -> Self {
+                let paginator = super::pagination::Paginator {
+                    path,
+                    kept_query: kept,
+                    page,
+                    total,
+                    count: data.len(),
+                };
+                Self {
+                    links: paginator.links(),
+                    meta: paginator.meta(),
+                    data,
+                }
+            }
+        }
+    };
+}
+
+/// `{"success": "...", "data": ...}` around `$item`.
+macro_rules! envelope_type {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub success: String,
+            pub data: $item,
+        }
+
+        impl $name {
+            pub fn new(success: &str, data: $item) -> Self {
+                Self {
+                    success: success.to_string(),
+                    data,
+                }
+            }
+        }
+    };
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResource {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub user_id: Option<i64>,
+    pub user_name: Option<String>,
+    pub is_customer: bool,
+    #[schema(example = "text")]
+    pub message_type: String,
+    /// The text; null once deleted.
+    pub message: Option<String>,
+    /// The text of the quoted message, if any (null when that one was deleted).
+    pub quoted_text: Option<String>,
+    pub is_deleted: bool,
+    pub is_edited: bool,
+    pub edited_by_user_name: Option<String>,
+    pub deleted_by_user_name: Option<String>,
+    #[schema(example = "2023-11-07T05:31:56Z")]
+    pub read_at: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    #[schema(example = "2023-11-07T05:31:56Z")]
+    pub created_at: String,
+    /// Original file name of an attachment.
+    pub file: Option<String>,
+    /// Expiring signed download URL of the attachment.
+    pub file_temporary_url: Option<String>,
+    pub file_mime_type: Option<String>,
+    pub file_size: Option<i64>,
+    /// Delivery state of an outbound message: queued, sent, delivered, read, failed.
+    pub status: Option<String>,
+    pub external_id: Option<String>,
+    pub quoted_message_id: Option<i64>,
+}
+
+impl MessageResource {
+    pub fn new(m: &switchboard_core::Message, file_url: Option<String>) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            user_id: m.user_id.map(|u| u.0),
+            user_name: m.user_name.clone(),
+            is_customer: m.is_customer,
+            message_type: m.message_type.clone(),
+            message: m.body.clone(),
+            quoted_text: m.quoted_text.clone(),
+            is_deleted: m.is_deleted,
+            is_edited: m.is_edited,
+            edited_by_user_name: m.edited_by_user_name.clone(),
+            deleted_by_user_name: m.deleted_by_user_name.clone(),
+            read_at: m.read_at.map(timestamp),
+            metadata: m.metadata.clone(),
+            created_at: timestamp(m.created_at),
+            file: m.file.as_ref().map(|f| f.name.clone()),
+            file_temporary_url: file_url,
+            file_mime_type: m.file.as_ref().map(|f| f.mime_type.clone()),
+            file_size: m.file.as_ref().map(|f| f.size),
+            status: m.status.clone(),
+            external_id: m.external_id.clone(),
+            quoted_message_id: m.quoted_message_id,
+        }
+    }
+}
+
+/// What a send answers: ids as strings, as the hosted API prints them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentMessage {
+    #[schema(example = "queued")]
+    pub status: String,
+    #[schema(example = "123")]
+    pub message_id: String,
+    #[schema(example = "45")]
+    pub conversation_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionMessage {
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentStatusResource {
+    pub agent_disabled: bool,
+    #[schema(example = "2023-11-07T05:31:56Z")]
+    pub agent_expires_at: Option<String>,
+    pub agent_disabled_by_user_name: Option<String>,
+    /// Whole minutes left of a timed disable, as a string; null when enabled or indefinite.
+    #[schema(example = "30")]
+    pub remaining_minutes: Option<String>,
+}
+
+impl AgentStatusResource {
+    pub fn new(status: &switchboard_core::service::AgentStatus) -> Self {
+        Self {
+            agent_disabled: status.switch.disabled,
+            agent_expires_at: status.switch.expires_at.map(timestamp),
+            agent_disabled_by_user_name: status.switch.disabled_by_user_name.clone(),
+            remaining_minutes: status.remaining_minutes.map(|m| m.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelResource {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    #[schema(example = "whatsapp")]
+    pub channel_type: String,
+    pub address: String,
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    #[schema(example = "2023-11-07T05:31:56Z")]
+    pub created_at: String,
+    #[schema(example = "2023-11-07T05:31:56Z")]
+    pub updated_at: String,
+    /// The channel's inbound secret: only in the answer that creates or rotates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbound_secret: Option<String>,
+}
+
+impl ChannelResource {
+    pub fn new(c: &switchboard_core::ChannelRecord, inbound_secret: Option<String>) -> Self {
+        Self {
+            id: c.channel.id,
+            name: c.channel.name.clone(),
+            channel_type: c.channel.channel_type.as_str().to_string(),
+            address: c.channel.address.clone(),
+            settings: c.settings.clone(),
+            created_at: timestamp(c.channel.created_at),
+            updated_at: timestamp(c.updated_at),
+            inbound_secret,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerResource {
+    pub id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub default_channel_id: Option<i64>,
+    #[schema(example = "2023-11-07T05:31:56Z")]
+    pub created_at: String,
+    #[schema(example = "2023-11-07T05:31:56Z")]
+    pub updated_at: String,
+}
+
+impl CustomerResource {
+    pub fn new(c: &switchboard_core::CustomerRecord) -> Self {
+        Self {
+            id: c.customer.id,
+            first_name: c.customer.first_name.clone(),
+            last_name: c.customer.last_name.clone(),
+            phone_number: c.customer.phone_number.clone(),
+            email: c.customer.email.clone(),
+            avatar_url: c.customer.avatar_url.clone(),
+            default_channel_id: c.default_channel_id,
+            created_at: timestamp(c.created_at),
+            updated_at: timestamp(c.updated_at),
+        }
+    }
+}
+
+/// What inbound ingest answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundResult {
+    /// `stored`, `duplicate` or `blocked`.
+    pub status: String,
+    pub conversation_id: Option<i64>,
+    pub message_id: Option<i64>,
+}
+
+page_type!(MessagePage, MessageResource);
+page_type!(BlacklistPage, BlacklistResource);
+page_type!(ChannelPage, ChannelResource);
+page_type!(CustomerPage, CustomerResource);
+envelope_type!(MessageEnvelope, MessageResource);
+envelope_type!(SentEnvelope, SentMessage);
+envelope_type!(ActionEnvelope, ActionMessage);
+envelope_type!(AgentEnvelope, AgentStatusResource);
+envelope_type!(BlacklistEnvelope, BlacklistResource);
+envelope_type!(ChannelEnvelope, ChannelResource);
+envelope_type!(CustomerEnvelope, CustomerResource);

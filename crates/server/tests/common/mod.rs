@@ -215,6 +215,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub db: TestDatabase,
     pub config: Config,
+    _files: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -224,10 +225,12 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDatabase::new(backend).await;
+        let files = tempfile::tempdir().expect("files dir");
         let mut config = Config {
             listen: "127.0.0.1:0".to_string(),
             database_url: db.url.clone(),
             rate_limit_per_minute: 0,
+            files_dir: files.path().to_path_buf(),
             ..Config::default()
         };
         configure(&mut config);
@@ -241,7 +244,9 @@ impl TestApp {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let state = AppState::new(store.clone(), clock.clone(), config.clone());
+        let state = AppState::new(store.clone(), clock.clone(), config.clone())
+            .await
+            .expect("state");
         tokio::spawn(app::serve(listener, state, std::future::pending()));
         TestApp {
             base: format!("http://{addr}"),
@@ -250,6 +255,7 @@ impl TestApp {
             clock,
             db,
             config,
+            _files: files,
         }
     }
 
@@ -397,6 +403,10 @@ impl TestApp {
             )
             .await
             .expect("message")
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     pub fn advance(&self, seconds: i64) {

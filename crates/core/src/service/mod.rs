@@ -9,6 +9,28 @@ use crate::store::{Store, StoreError};
 use crate::validation::{Input, ValidationErrors, Validator};
 use std::sync::Arc;
 
+mod blacklists;
+mod channels;
+mod customers;
+mod inbound;
+mod messages;
+
+pub use blacklists::Blacklists;
+pub use channels::{Channels, NewChannelInput};
+pub use customers::Customers;
+pub use inbound::Inbound;
+pub use messages::{Actor, AgentStatus, Messages, SendRequest};
+
+/// `per_page` (1..100, default 15) and `page` (>= 1, default 1) of a list.
+pub fn page_params(v: &mut Validator<'_>) -> PageRequest {
+    let per_page = v.optional_integer("per_page", Some(1), Some(MAX_PER_PAGE));
+    let page = v.optional_integer("page", Some(1), None);
+    PageRequest {
+        page: page.unwrap_or(1),
+        per_page: per_page.unwrap_or(DEFAULT_PER_PAGE),
+    }
+}
+
 pub const NAME_MAX: usize = 255;
 pub const SEARCH_MAX: usize = 255;
 pub const DEFAULT_PER_PAGE: i64 = 15;
@@ -20,6 +42,10 @@ pub enum ServiceError {
     Validation(ValidationErrors),
     #[error("not found")]
     NotFound,
+    /// The request conflicts with the resource's state (e.g. an Idempotency-Key used
+    /// for another request); the text says how.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -1,0 +1,1208 @@
+//! CONTRACT.md section 3: messages, read marker, agent switch, blacklists, channels,
+//! customers, inbound ingest and media, over HTTP on both backends.
+
+mod common;
+
+use common::{Member, TestApp};
+use serde_json::{json, Value};
+use switchboard_core::{ChannelType, DeliveryStatus, TenantId};
+
+backend_tests!(
+    send_list_edit_and_delete_messages,
+    idempotency_key_replays_and_stores_once,
+    inbound_ingest_moves_unread_and_read_resets_it,
+    agent_switch_expires_without_a_background_job,
+    blacklist_lifecycle_and_blocked_ingest,
+    channels_crud_roles_and_secret_rotation,
+    customers_crud_search_and_validation,
+    media_round_trip_with_expiring_url,
+    delivery_status_follows_its_state_machine,
+    other_tenants_ids_are_not_found_on_every_endpoint,
+);
+
+async fn send(
+    app: &TestApp,
+    m: &Member,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(&m.token)
+        .header("X-Tenant", m.tenant.to_string());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn get(app: &TestApp, m: &Member, path: &str) -> (u16, Value) {
+    send(app, m, reqwest::Method::GET, path, None).await
+}
+
+async fn post(app: &TestApp, m: &Member, path: &str, body: Value) -> (u16, Value) {
+    send(app, m, reqwest::Method::POST, path, Some(body)).await
+}
+
+async fn put(app: &TestApp, m: &Member, path: &str, body: Value) -> (u16, Value) {
+    send(app, m, reqwest::Method::PUT, path, Some(body)).await
+}
+
+async fn delete(app: &TestApp, m: &Member, path: &str) -> (u16, Value) {
+    send(app, m, reqwest::Method::DELETE, path, None).await
+}
+
+/// A tenant with a WhatsApp channel (made through the API, so its secret is known)
+/// and one conversation.
+struct Setup {
+    m: Member,
+    channel: i64,
+    secret: String,
+    conversation: i64,
+    customer: i64,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let m = app.member("Clinic").await;
+    let (status, body) = post(
+        app,
+        &m,
+        "/api/v1/channels",
+        json!({"type": "whatsapp", "name": "Front desk", "address": "+905320000000"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let channel = body["data"]["id"].as_i64().unwrap();
+    let secret = body["data"]["inbound_secret"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .create_conversation(
+            &m,
+            json!({"channel_id": channel, "address": "+905321234567", "first_name": "Ayşe"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    Setup {
+        m,
+        channel,
+        secret,
+        conversation: body["data"]["id"].as_i64().unwrap(),
+        customer: body["data"]["customer"]["id"].as_i64().unwrap(),
+    }
+}
+
+async fn inbound(app: &TestApp, channel: i64, secret: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/channels/{channel}/inbound")))
+        .header("X-Channel-Secret", secret)
+        .json(&body)
+        .send()
+        .await
+        .expect("inbound");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+async fn conversation(app: &TestApp, m: &Member, id: i64) -> Value {
+    let (status, body) = get(app, m, &format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+async fn send_list_edit_and_delete_messages(app: TestApp) {
+    let s = setup(&app).await;
+    let path = format!("/api/v1/conversations/{}/messages", s.conversation);
+    let (status, body) = post(&app, &s.m, &path, json!({"message": "Merhaba!"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["status"], "queued");
+    assert_eq!(body["data"]["conversation_id"], s.conversation.to_string());
+    let first: i64 = body["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    app.advance(10);
+    let (_, body) = post(
+        &app,
+        &s.m,
+        &path,
+        json!({"message": "Randevunuz yarın.", "quoted_message_id": first}),
+    )
+    .await;
+    let second: i64 = body["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let c = conversation(&app, &s.m, s.conversation).await;
+    assert_eq!(c["last_message_id"], second.to_string());
+    assert_eq!(c["last_message"], "Randevunuz yarın.");
+    assert_eq!(c["last_message_is_customer"], false);
+    assert_eq!(c["unread_count"], "0");
+
+    let (status, page) = get(&app, &s.m, &path).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["meta"]["total"], 2);
+    let newest = &page["data"][0];
+    let keys: Vec<&str> = newest
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "id",
+        "conversation_id",
+        "user_id",
+        "user_name",
+        "is_customer",
+        "message_type",
+        "message",
+        "quoted_text",
+        "is_deleted",
+        "is_edited",
+        "edited_by_user_name",
+        "deleted_by_user_name",
+        "read_at",
+        "metadata",
+        "created_at",
+        "file",
+        "file_temporary_url",
+        "status",
+        "external_id",
+    ] {
+        assert!(keys.contains(&key), "{key} in message resource");
+    }
+    assert_eq!(newest["id"], second);
+    assert_eq!(newest["quoted_text"], "Merhaba!");
+    assert_eq!(newest["user_id"], s.m.user);
+    assert!(newest["user_name"].as_str().unwrap().starts_with("User "));
+    assert_eq!(newest["is_customer"], false);
+    assert_eq!(newest["status"], "queued");
+
+    // Edit: agent messages only.
+    let (status, body) = put(
+        &app,
+        &s.m,
+        &format!("{path}/{second}"),
+        json!({"message": "Randevunuz cuma."}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["is_edited"], true);
+    assert_eq!(body["data"]["message"], "Randevunuz cuma.");
+    assert!(body["data"]["edited_by_user_name"].is_string());
+    assert_eq!(
+        conversation(&app, &s.m, s.conversation).await["last_message"],
+        "Randevunuz cuma."
+    );
+    let (_, ingested) = inbound(
+        &app,
+        s.channel,
+        &s.secret,
+        json!({"address": "+905321234567", "message": "Tamam"}),
+    )
+    .await;
+    let customer_message = ingested["message_id"].as_i64().unwrap();
+    let (status, body) = put(
+        &app,
+        &s.m,
+        &format!("{path}/{customer_message}"),
+        json!({"message": "x"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["errors"]["message"][0],
+        "Only agent messages can be edited."
+    );
+
+    // Delete: soft, text gone, quote of it gone too.
+    let (status, body) = delete(&app, &s.m, &format!("{path}/{first}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["message"], "Message deleted successfully.");
+    let (_, page) = get(&app, &s.m, &path).await;
+    let deleted = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == first)
+        .unwrap()
+        .clone();
+    assert_eq!(deleted["is_deleted"], true);
+    assert_eq!(deleted["message"], Value::Null);
+    assert!(deleted["deleted_by_user_name"].is_string());
+    let quoting = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == second)
+        .unwrap()
+        .clone();
+    assert_eq!(quoting["quoted_text"], Value::Null);
+    let (status, _) = delete(&app, &s.m, &format!("{path}/{first}")).await;
+    assert_eq!(status, 422, "a deleted message cannot be deleted again");
+    let (status, _) = delete(&app, &s.m, &format!("{path}/{customer_message}")).await;
+    assert_eq!(status, 200, "customer messages can be deleted");
+    assert_eq!(
+        conversation(&app, &s.m, s.conversation).await["last_message"],
+        Value::Null,
+        "the last message was deleted"
+    );
+
+    // Validation.
+    let other = app
+        .create_conversation(
+            &s.m,
+            json!({"channel_id": s.channel, "address": "+905329999999"}),
+        )
+        .await
+        .1;
+    let other_path = format!("/api/v1/conversations/{}/messages", other["data"]["id"]);
+    for (body, field, message) in [
+        (json!({}), "message", "The message field is required."),
+        (
+            json!({"message": "x".repeat(5001)}),
+            "message",
+            "The message field must not be greater than 5000 characters.",
+        ),
+        (
+            json!({"message": 5}),
+            "message",
+            "The message field must be a string.",
+        ),
+        (
+            json!({"message": "hi", "quoted_message_id": second}),
+            "quoted_message_id",
+            "The selected quoted message id is invalid.",
+        ),
+        (
+            json!({"message": "hi", "quoted_message_id": "x"}),
+            "quoted_message_id",
+            "The quoted message id field must be an integer.",
+        ),
+    ] {
+        let (status, response) = post(&app, &s.m, &other_path, body.clone()).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(response["errors"][field][0], message, "{body}");
+    }
+    let (status, _) = get(&app, &s.m, "/api/v1/conversations/999999/messages").await;
+    assert_eq!(status, 404);
+}
+
+async fn idempotency_key_replays_and_stores_once(app: TestApp) {
+    let s = setup(&app).await;
+    let path = format!("/api/v1/conversations/{}/messages", s.conversation);
+    let send_with = |key: &'static str, text: &'static str| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(&s.m.token)
+            .header("X-Tenant", s.m.tenant.to_string())
+            .header("Idempotency-Key", key)
+            .json(&json!({"message": text}))
+            .send()
+    };
+    let first = send_with("order-42", "Kargonuz yolda").await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = send_with("order-42", "Kargonuz yolda").await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first, "the first response, replayed");
+    let other = send_with("order-42", "Something else").await.unwrap();
+    assert_eq!(other.status(), 409);
+    // Concurrent duplicates: one message.
+    let results = futures::future::join_all((0..10).map(|_| send_with("burst", "Aynı anda"))).await;
+    let ids: std::collections::BTreeSet<String> =
+        futures::future::join_all(results.into_iter().map(|r| async {
+            let r = r.expect("request");
+            assert_eq!(r.status(), 201);
+            let body: Value = r.json().await.expect("json");
+            body["data"]["message_id"].as_str().unwrap().to_string()
+        }))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let stored = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = {}",
+            s.conversation
+        ))
+        .await;
+    assert_eq!(stored, 2, "one per key");
+    let outbox = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM message_outbox WHERE tenant_id = {}",
+            s.m.tenant
+        ))
+        .await;
+    assert_eq!(outbox, 2, "each stored message is queued once");
+}
+
+async fn inbound_ingest_moves_unread_and_read_resets_it(app: TestApp) {
+    let s = setup(&app).await;
+    for (i, text) in ["Merhaba", "Randevu alabilir miyim?"].iter().enumerate() {
+        app.advance(5);
+        let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+90 532 123 45 67", "message": text, "external_id": format!("wamid.{i}")})).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["status"], "stored");
+        assert_eq!(body["conversation_id"], s.conversation);
+    }
+    // A retried delivery stores nothing twice.
+    let (status, body) = inbound(
+        &app,
+        s.channel,
+        &s.secret,
+        json!({"address": "+905321234567", "message": "Merhaba", "external_id": "wamid.0"}),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    let c = conversation(&app, &s.m, s.conversation).await;
+    assert_eq!(c["unread_count"], "2");
+    assert_eq!(c["last_message"], "Randevu alabilir miyim?");
+    assert_eq!(c["last_message_is_customer"], true);
+    // A new customer opens a new conversation, which moves to the top.
+    app.advance(5);
+    let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+447700900123", "message": "Hello", "first_name": "John", "last_name": "Smith"})).await;
+    assert_eq!(status, 201);
+    let newcomer = body["conversation_id"].as_i64().unwrap();
+    let page = app.list(&s.m, "").await;
+    assert_eq!(page["data"][0]["id"], newcomer);
+    assert_eq!(page["data"][0]["display_name"], "John Smith");
+    assert_eq!(page["data"][0]["unread_count"], "1");
+    // Read.
+    let (status, body) = post(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/read", s.conversation),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["unread_count"], "0");
+    let (_, messages) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    assert!(messages["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["read_at"].is_string()));
+    // Authentication of ingest.
+    let (status, _) = inbound(
+        &app,
+        s.channel,
+        "sbc_wrong",
+        json!({"address": "+905321234567", "message": "x"}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = inbound(
+        &app,
+        999_999,
+        &s.secret,
+        json!({"address": "+905321234567", "message": "x"}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, body) = inbound(
+        &app,
+        s.channel,
+        &s.secret,
+        json!({"address": "not a phone", "message": "x"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body["errors"]["address"].is_array());
+    let (status, body) = inbound(
+        &app,
+        s.channel,
+        &s.secret,
+        json!({"address": "+905321234567"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["errors"]["message"][0],
+        "The message field is required."
+    );
+}
+
+async fn agent_switch_expires_without_a_background_job(app: TestApp) {
+    let s = setup(&app).await;
+    let agent = format!("/api/v1/conversations/{}/agent", s.conversation);
+    let (status, body) = get(&app, &s.m, &agent).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"],
+        json!({"agent_disabled": false, "agent_expires_at": null, "agent_disabled_by_user_name": null, "remaining_minutes": null})
+    );
+    let (status, body) = post(
+        &app,
+        &s.m,
+        &format!("{agent}/disable"),
+        json!({"duration_minutes": 1}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["agent_disabled"], true);
+    assert_eq!(body["data"]["remaining_minutes"], "1");
+    assert_eq!(body["data"]["agent_expires_at"], "2026-03-01T09:01:00Z");
+    let name = body["data"]["agent_disabled_by_user_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(name.starts_with("User "));
+    let listed = &app.list(&s.m, "").await["data"][0];
+    assert_eq!(listed["agent_disabled"], true);
+    assert_eq!(listed["agent_disabled_by_user_name"], name);
+    // The clock jumps past the expiry: every read shows the agent enabled.
+    app.advance(61);
+    assert_eq!(
+        get(&app, &s.m, &agent).await.1["data"]["agent_disabled"],
+        false
+    );
+    assert_eq!(
+        conversation(&app, &s.m, s.conversation).await["agent_disabled"],
+        false
+    );
+    let listed = &app.list(&s.m, "").await["data"][0];
+    assert_eq!(listed["agent_disabled"], false);
+    assert_eq!(listed["agent_expires_at"], Value::Null);
+    assert_eq!(listed["agent_disabled_by_user_name"], Value::Null);
+    // Indefinite, then enabled by hand.
+    let (_, body) = post(
+        &app,
+        &s.m,
+        &format!("{agent}/disable"),
+        json!({"duration_minutes": null}),
+    )
+    .await;
+    assert_eq!(body["data"]["agent_expires_at"], Value::Null);
+    app.advance(20 * 24 * 3600);
+    assert_eq!(
+        get(&app, &s.m, &agent).await.1["data"]["agent_disabled"],
+        true
+    );
+    let (_, body) = post(&app, &s.m, &format!("{agent}/enable"), json!({})).await;
+    assert_eq!(body["data"]["agent_disabled"], false);
+    for (value, message) in [
+        (json!(0), "The duration minutes field must be at least 1."),
+        (
+            json!(525_601),
+            "The duration minutes field must not be greater than 525600.",
+        ),
+        (
+            json!("soon"),
+            "The duration minutes field must be an integer.",
+        ),
+    ] {
+        let (status, body) = post(
+            &app,
+            &s.m,
+            &format!("{agent}/disable"),
+            json!({"duration_minutes": value}),
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(body["errors"]["duration_minutes"][0], message);
+    }
+}
+
+async fn blacklist_lifecycle_and_blocked_ingest(app: TestApp) {
+    let s = setup(&app).await;
+    let create = json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "abusive_language", "ttl_seconds": 7500, "note": "küfür", "metadata": {"source": "agent"}});
+    let (status, body) = post(&app, &s.m, "/api/v1/channel-blacklists", create.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let entry = body["data"].clone();
+    let id = entry["id"].as_i64().unwrap();
+    assert_eq!(entry["reason_label"], "Abusive language");
+    assert_eq!(entry["is_active"], true);
+    assert_eq!(entry["is_permanent"], false);
+    assert_eq!(entry["remaining_time"], "2 hours 5 minutes");
+    assert_eq!(entry["customer"]["first_name"], "Ayşe");
+    // At most one active entry.
+    let (status, body) = post(&app, &s.m, "/api/v1/channel-blacklists", create.clone()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["errors"]["customer_id"][0],
+        "The customer is already blocked on this channel."
+    );
+    // The conversation shows it; ingest is refused and counted.
+    assert_eq!(
+        conversation(&app, &s.m, s.conversation).await["blacklist"]["id"],
+        id
+    );
+    let before = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = {}",
+            s.conversation
+        ))
+        .await;
+    let (status, body) = inbound(
+        &app,
+        s.channel,
+        &s.secret,
+        json!({"address": "+905321234567", "message": "spam"}),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (202, Some("blocked")));
+    let after = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = {}",
+            s.conversation
+        ))
+        .await;
+    assert_eq!(before, after, "nothing stored");
+    assert_eq!(
+        app.db
+            .scalar(&format!(
+                "SELECT blocked_messages FROM channel_blacklists WHERE id = {id}"
+            ))
+            .await,
+        1
+    );
+    // Update: note, metadata merged, permanent.
+    let (status, body) = put(
+        &app,
+        &s.m,
+        &format!("/api/v1/channel-blacklists/{id}"),
+        json!({"note": "updated", "expires_at": null, "metadata": {"ticket": 7}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["is_permanent"], true);
+    assert_eq!(body["data"]["remaining_time"], Value::Null);
+    assert_eq!(
+        body["data"]["metadata"],
+        json!({"source": "agent", "ticket": 7})
+    );
+    // Filters.
+    let (_, page) = get(
+        &app,
+        &s.m,
+        &format!(
+            "/api/v1/channel-blacklists?customer_id={}&active=1",
+            s.customer
+        ),
+    )
+    .await;
+    assert_eq!(page["meta"]["total"], 1);
+    let (_, page) = get(&app, &s.m, "/api/v1/channel-blacklists?active=false").await;
+    assert_eq!(page["meta"]["total"], 0);
+    // Unblock.
+    let (status, body) = delete(&app, &s.m, &format!("/api/v1/channel-blacklists/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(body["data"]["deleted_at"].is_string());
+    assert_eq!(
+        conversation(&app, &s.m, s.conversation).await["blacklist"],
+        Value::Null
+    );
+    let (status, _) = get(&app, &s.m, &format!("/api/v1/channel-blacklists/{id}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        inbound(
+            &app,
+            s.channel,
+            &s.secret,
+            json!({"address": "+905321234567", "message": "sorry"})
+        )
+        .await
+        .0,
+        201
+    );
+    // Expiry frees the slot for a new entry, with no job having run.
+    let (status, body) = post(&app, &s.m, "/api/v1/channel-blacklists", json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "rate_limit", "ttl_seconds": 60})).await;
+    assert_eq!(status, 201);
+    let short = body["data"]["id"].as_i64().unwrap();
+    app.advance(60);
+    let (_, body) = get(&app, &s.m, &format!("/api/v1/channel-blacklists/{short}")).await;
+    assert_eq!(body["data"]["is_expired"], true);
+    assert_eq!(body["data"]["is_active"], false);
+    assert_eq!(
+        conversation(&app, &s.m, s.conversation).await["blacklist"],
+        Value::Null
+    );
+    let (status, _) = post(
+        &app,
+        &s.m,
+        "/api/v1/channel-blacklists",
+        json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "manual"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Validation.
+    let other = app.member("Other").await;
+    let foreign_channel = app.channel(other.tenant, ChannelType::Whatsapp, "X").await;
+    for (body, field, message) in [
+        (json!({}), "channel_id", "The channel id field is required."),
+        (
+            json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "rude"}),
+            "reason",
+            "The selected reason is invalid.",
+        ),
+        (
+            json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "manual", "ttl_seconds": 0}),
+            "ttl_seconds",
+            "The ttl seconds field must be at least 1.",
+        ),
+        (
+            json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "manual", "note": "x".repeat(1001)}),
+            "note",
+            "The note field must not be greater than 1000 characters.",
+        ),
+        (
+            json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "manual", "metadata": "x"}),
+            "metadata",
+            "The metadata field must be an array.",
+        ),
+        (
+            json!({"channel_id": foreign_channel, "customer_id": s.customer, "reason": "manual"}),
+            "channel_id",
+            "The selected channel id is invalid.",
+        ),
+        (
+            json!({"channel_id": s.channel, "customer_id": 999999, "reason": "manual"}),
+            "customer_id",
+            "The selected customer id is invalid.",
+        ),
+    ] {
+        let (status, response) = post(&app, &s.m, "/api/v1/channel-blacklists", body.clone()).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(response["errors"][field][0], message, "{body}");
+    }
+}
+
+async fn channels_crud_roles_and_secret_rotation(app: TestApp) {
+    let s = setup(&app).await;
+    let (status, page) = get(&app, &s.m, "/api/v1/channels").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["meta"]["total"], 1);
+    assert_eq!(page["data"][0]["type"], "whatsapp");
+    assert!(
+        page["data"][0].get("inbound_secret").is_none(),
+        "the secret is shown only once"
+    );
+    let (status, body) = put(
+        &app,
+        &s.m,
+        &format!("/api/v1/channels/{}", s.channel),
+        json!({"name": "Resepsiyon", "settings": {"greeting": "Merhaba"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["name"], "Resepsiyon");
+    assert_eq!(body["data"]["settings"]["greeting"], "Merhaba");
+    let (status, body) = put(
+        &app,
+        &s.m,
+        &format!("/api/v1/channels/{}", s.channel),
+        json!({"type": "telegram"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["errors"]["type"][0],
+        "The type field cannot be changed."
+    );
+    let (status, body) = post(
+        &app,
+        &s.m,
+        "/api/v1/channels",
+        json!({"type": "sms", "name": ""}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"]["type"][0], "The selected type is invalid.");
+    assert_eq!(body["errors"]["name"][0], "The name field is required.");
+    // Rotation: the old secret stops working at once.
+    let (status, body) = post(
+        &app,
+        &s.m,
+        &format!("/api/v1/channels/{}/secret", s.channel),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let fresh = body["data"]["inbound_secret"].as_str().unwrap().to_string();
+    assert_ne!(fresh, s.secret);
+    assert_eq!(
+        inbound(
+            &app,
+            s.channel,
+            &s.secret,
+            json!({"address": "+905321234567", "message": "x"})
+        )
+        .await
+        .0,
+        401
+    );
+    let bearer = app
+        .client
+        .post(app.url(&format!("/api/v1/channels/{}/inbound", s.channel)))
+        .bearer_auth(&fresh)
+        .json(&json!({"address": "+905321234567", "message": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 201, "Authorization: Bearer works too");
+    // Roles: an agent reads channels but cannot manage them.
+    let agent = app
+        .join(s.m.tenant, "agent@clinic.test", &["read", "write"])
+        .await;
+    app.store
+        .put_membership(
+            TenantId(s.m.tenant),
+            switchboard_core::UserId(agent.user),
+            switchboard_core::Role::Agent,
+            app.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(get(&app, &agent, "/api/v1/channels").await.0, 200);
+    let (status, body) = post(
+        &app,
+        &agent,
+        "/api/v1/channels",
+        json!({"type": "telegram", "name": "Bot", "address": "@bot"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_role"))
+    );
+    assert_eq!(
+        delete(&app, &agent, &format!("/api/v1/channels/{}", s.channel))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        post(
+            &app,
+            &agent,
+            "/api/v1/channel-blacklists",
+            json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "manual"})
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(get(&app, &agent, "/api/v1/channel-blacklists").await.0, 200);
+    // Delete: gone from the list, refuses ingest, conversations remain.
+    let (status, _) = delete(&app, &s.m, &format!("/api/v1/channels/{}", s.channel)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        get(&app, &s.m, &format!("/api/v1/channels/{}", s.channel))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        inbound(
+            &app,
+            s.channel,
+            &fresh,
+            json!({"address": "+905321234567", "message": "x"})
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        get(
+            &app,
+            &s.m,
+            &format!("/api/v1/conversations/{}", s.conversation)
+        )
+        .await
+        .0,
+        200
+    );
+}
+
+async fn customers_crud_search_and_validation(app: TestApp) {
+    let s = setup(&app).await;
+    let (status, body) = post(&app, &s.m, "/api/v1/customers", json!({"first_name": "Işıl", "last_name": "Öztürk", "phone_number": "+90 533 765 43 21", "email": "isil@example.com", "default_channel_id": s.channel})).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["data"]["id"].as_i64().unwrap();
+    assert_eq!(body["data"]["phone_number"], "+905337654321");
+    let (_, page) = get(&app, &s.m, "/api/v1/customers?search=ISIL").await;
+    assert_eq!(page["meta"]["total"], 1);
+    let (_, page) = get(&app, &s.m, "/api/v1/customers?search=765%2043").await;
+    assert_eq!(page["data"][0]["id"], id);
+    let (_, page) = get(&app, &s.m, "/api/v1/customers?search=ay%C5%9Fe").await;
+    assert_eq!(
+        page["data"][0]["id"], s.customer,
+        "customers made by a conversation are searchable"
+    );
+    let (_, page) = get(
+        &app,
+        &s.m,
+        "/api/v1/customers?sort_by=first_name&sort_order=asc",
+    )
+    .await;
+    let names: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["first_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ayşe", "Işıl"]);
+    // Renaming a customer re-indexes its conversations.
+    let (status, body) = put(
+        &app,
+        &s.m,
+        &format!("/api/v1/customers/{}", s.customer),
+        json!({"first_name": "Ayşegül", "last_name": "Kaya"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["phone_number"], "+905321234567",
+        "fields not sent are kept"
+    );
+    assert_eq!(app.list(&s.m, "search=kaya").await["meta"]["total"], 1);
+    assert_eq!(
+        conversation(&app, &s.m, s.conversation).await["display_name"],
+        "Ayşegül Kaya"
+    );
+    for (body, field, message) in [
+        (
+            json!({"email": "not-an-email"}),
+            "email",
+            "The email field must be a valid email address.",
+        ),
+        (
+            json!({"avatar_url": "javascript:alert(1)"}),
+            "avatar_url",
+            "The avatar url field must be a valid URL.",
+        ),
+        (
+            json!({"phone_number": "12"}),
+            "phone_number",
+            "The phone number field must be a valid phone number in international format.",
+        ),
+        (
+            json!({"phone_number": "+90 532 123 45 67 890"}),
+            "phone_number",
+            "The phone number field must not be greater than 20 characters.",
+        ),
+        (
+            json!({"default_channel_id": 999999}),
+            "default_channel_id",
+            "The selected default channel id is invalid.",
+        ),
+    ] {
+        let (status, response) = post(&app, &s.m, "/api/v1/customers", body.clone()).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(response["errors"][field][0], message, "{body}");
+    }
+    let (status, body) = get(&app, &s.m, "/api/v1/customers?sort_by=password").await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["errors"]["sort_by"][0],
+        "The selected sort by is invalid."
+    );
+}
+
+const PNG: [u8; 67] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+async fn media_round_trip_with_expiring_url(app: TestApp) {
+    let s = setup(&app).await;
+    let url = app.url(&format!(
+        "/api/v1/conversations/{}/messages/media",
+        s.conversation
+    ));
+    let upload = |bytes: Vec<u8>, name: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            )
+            .text("message", "Röntgen sonucu");
+        app.client
+            .post(&url)
+            .bearer_auth(&s.m.token)
+            .header("X-Tenant", s.m.tenant.to_string())
+            .multipart(form)
+            .send()
+    };
+    // Named .txt, but the bytes are a PNG: the bytes decide.
+    let response = upload(PNG.to_vec(), "scan.txt").await.unwrap();
+    assert_eq!(response.status(), 201);
+    let (_, page) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    let m = &page["data"][0];
+    assert_eq!(m["message_type"], "image");
+    assert_eq!(m["message"], "Röntgen sonucu");
+    assert_eq!(m["file"], "scan.txt");
+    assert_eq!(m["file_mime_type"], "image/png");
+    let link = m["file_temporary_url"]
+        .as_str()
+        .expect("signed url")
+        .to_string();
+    let fetched = app.client.get(&link).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers().get("content-type").unwrap(), "image/png");
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), PNG.as_slice());
+    let tampered = link.replace("signature=", "signature=0");
+    assert_eq!(
+        app.client.get(&tampered).send().await.unwrap().status(),
+        403
+    );
+    app.advance(app.config.file_url_ttl_secs);
+    assert_eq!(
+        app.client.get(&link).send().await.unwrap().status(),
+        403,
+        "expired"
+    );
+    // A script named .png is not an image.
+    let response = upload(b"#!/bin/sh\nrm -rf /\n".to_vec(), "photo.png")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["errors"]["file"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("The file must be"));
+    let no_file = app
+        .client
+        .post(&url)
+        .bearer_auth(&s.m.token)
+        .header("X-Tenant", s.m.tenant.to_string())
+        .multipart(reqwest::multipart::Form::new().text("message", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_file.status(), 422);
+    let json_body = post(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages/media", s.conversation),
+        json!({}),
+    )
+    .await;
+    assert_eq!(json_body.0, 415);
+}
+
+async fn delivery_status_follows_its_state_machine(app: TestApp) {
+    let s = setup(&app).await;
+    let (_, body) = post(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+        json!({"message": "x"}),
+    )
+    .await;
+    let id: i64 = body["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tenant = TenantId(s.m.tenant);
+    let now = app.now();
+    for next in [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+    ] {
+        assert_eq!(
+            app.store
+                .set_delivery_status(tenant, id, next, None, now)
+                .await
+                .unwrap(),
+            Ok(())
+        );
+    }
+    assert_eq!(
+        app.store
+            .set_delivery_status(tenant, id, DeliveryStatus::Failed, Some("late".into()), now)
+            .await
+            .unwrap(),
+        Err(DeliveryStatus::Read)
+    );
+    let (_, page) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    assert_eq!(page["data"][0]["status"], "read");
+    let other = app.member("Other").await;
+    assert!(
+        app.store
+            .set_delivery_status(TenantId(other.tenant), id, DeliveryStatus::Sent, None, now)
+            .await
+            .is_err(),
+        "scoped by tenant"
+    );
+}
+
+async fn other_tenants_ids_are_not_found_on_every_endpoint(app: TestApp) {
+    let s = setup(&app).await;
+    let (_, body) = post(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+        json!({"message": "private"}),
+    )
+    .await;
+    let message = body["data"]["message_id"].as_str().unwrap().to_string();
+    let (_, body) = post(
+        &app,
+        &s.m,
+        "/api/v1/channel-blacklists",
+        json!({"channel_id": s.channel, "customer_id": s.customer, "reason": "manual"}),
+    )
+    .await;
+    let blacklist = body["data"]["id"].as_i64().unwrap();
+    let intruder = app.member("Intruder").await;
+    let c = s.conversation;
+    let cases: Vec<(reqwest::Method, String, Option<Value>)> = vec![
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/conversations/{c}"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/conversations/{c}/read"),
+            Some(json!({})),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/conversations/{c}/messages"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/conversations/{c}/messages"),
+            Some(json!({"message": "x"})),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/conversations/{c}/messages/{message}"),
+            Some(json!({"message": "x"})),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/conversations/{c}/messages/{message}"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/conversations/{c}/agent"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/conversations/{c}/agent/disable"),
+            Some(json!({})),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/conversations/{c}/agent/enable"),
+            Some(json!({})),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/channel-blacklists/{blacklist}"),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/channel-blacklists/{blacklist}"),
+            Some(json!({"note": "x"})),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/channel-blacklists/{blacklist}"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/channels/{}", s.channel),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/channels/{}", s.channel),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/channels/{}", s.channel),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/channels/{}/secret", s.channel),
+            Some(json!({})),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/customers/{}", s.customer),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/customers/{}", s.customer),
+            Some(json!({"first_name": "x"})),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let (status, response) = send(&app, &intruder, method.clone(), &path, body).await;
+        assert_eq!(status, 404, "{method} {path}: {response}");
+        assert!(!response.to_string().contains("private"), "{method} {path}");
+    }
+    // Lists of the intruder's tenant show none of it.
+    for path in [
+        "/api/v1/channels",
+        "/api/v1/customers",
+        "/api/v1/channel-blacklists",
+        "/api/v1/conversations",
+    ] {
+        let (_, page) = get(&app, &intruder, path).await;
+        assert_eq!(page["meta"]["total"], 0, "{path}");
+    }
+    // And nothing changed for the owner.
+    let (_, page) = get(&app, &s.m, &format!("/api/v1/conversations/{c}/messages")).await;
+    assert_eq!(page["data"][0]["message"], "private");
+    assert_eq!(
+        get(&app, &s.m, &format!("/api/v1/channels/{}", s.channel))
+            .await
+            .0,
+        200
+    );
+}
