@@ -678,6 +678,40 @@ async fn openapi_documents_the_seed_schemas_and_docs_page_is_served() {
     }
     assert_eq!(resource["properties"]["unread_count"]["type"], "string");
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    // Every route the server answers is documented, with the methods it answers.
+    for (path, methods) in [
+        ("/api/v1/conversations", &["get", "post"][..]),
+        ("/api/v1/conversations/{id}", &["get"]),
+        ("/api/v1/conversations/{id}/read", &["post"]),
+        ("/api/v1/conversations/{id}/messages", &["get", "post"]),
+        ("/api/v1/conversations/{id}/messages/media", &["post"]),
+        (
+            "/api/v1/conversations/{id}/messages/{messageId}",
+            &["put", "delete"],
+        ),
+        ("/api/v1/conversations/{id}/agent", &["get"]),
+        ("/api/v1/conversations/{id}/agent/disable", &["post"]),
+        ("/api/v1/conversations/{id}/agent/enable", &["post"]),
+        ("/api/v1/channel-blacklists", &["get", "post"]),
+        ("/api/v1/channel-blacklists/{id}", &["get", "put", "delete"]),
+        ("/api/v1/channels", &["get", "post"]),
+        ("/api/v1/channels/{id}", &["get", "put", "delete"]),
+        ("/api/v1/channels/{id}/secret", &["post"]),
+        ("/api/v1/channels/{id}/inbound", &["post"]),
+        ("/api/v1/customers", &["get", "post"]),
+        ("/api/v1/customers/{id}", &["get", "put"]),
+        ("/api/v1/account/tenants", &["get"]),
+        ("/api/v1/files/{key}", &["get"]),
+    ] {
+        for method in methods {
+            let op = &spec["paths"][path][method];
+            assert!(op.is_object(), "{method} {path} is documented");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} responses"
+            );
+        }
+    }
     let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(

@@ -24,17 +24,24 @@ async fn readme_walkthrough_runs_as_written(app: TestApp) {
         .expect("run bash (curl and jq must be installed)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "walk-through failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "walk-through failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("Walk-through complete."), "{stdout}");
     // It really did what it says.
-    let blocked = app.db.scalar("SELECT CAST(SUM(blocked_messages) AS BIGINT) FROM channel_blacklists").await;
+    let blocked = app
+        .db
+        .scalar("SELECT CAST(SUM(blocked_messages) AS BIGINT) FROM channel_blacklists")
+        .await;
     assert_eq!(blocked, 1);
 }
 
 #[test]
 fn readme_contains_the_script_verbatim() {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
-    let script = std::fs::read_to_string(repo_root().join("scripts/walkthrough.sh")).expect("script");
+    let script =
+        std::fs::read_to_string(repo_root().join("scripts/walkthrough.sh")).expect("script");
     let body: String = script
         .lines()
         .skip_while(|l| l.starts_with('#'))

@@ -8,6 +8,25 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use switchboard_core::validation::Input;
 
+/// Download a message attachment
+///
+/// The URL comes from `file_temporary_url`; its signature is the credential.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{key}",
+    tag = "Messages",
+    params(
+        ("key" = String, Path, description = "File key, as in the signed URL."),
+        ("expires" = i64, Query, description = "Unix time the link expires."),
+        ("signature" = String, Query, description = "HMAC signature of key and expiry."),
+    ),
+    responses(
+        (status = 200, description = "The file, with its sniffed content type", content_type = "application/octet-stream"),
+        (status = 403, description = "Invalid or expired link", body = super::error::ErrorBody),
+        (status = 404, description = "No such file", body = super::error::ErrorBody),
+    ),
+    security(())
+)]
 pub async fn download(
     State(state): State<AppState>,
     Path(key): Path<String>,

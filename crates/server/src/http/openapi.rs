@@ -40,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         super::customers::show,
         super::customers::update,
         super::account::tenants,
+        super::files::download,
     ),
     components(schemas(super::error::ErrorBody)),
     modifiers(&BearerAuth),
