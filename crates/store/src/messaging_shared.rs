@@ -872,23 +872,16 @@ macro_rules! impl_messaging_store {
                 let sql = format!(
                     "SELECT {CHANNEL_RECORD_COLUMNS}, inbound_secret_hash FROM channels WHERE id = $1 AND deleted_at IS NULL"
                 );
-                let row: Option<(String,)> = sqlx::query_as::<$db, (String,)>(
-                    "SELECT inbound_secret_hash FROM channels WHERE id = $1 AND deleted_at IS NULL",
-                )
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await
-                .map_err(db_err)?;
-                let Some((secret_hash,)) = row else {
-                    return Ok(None);
-                };
-                let record: ChannelRecordRow = sqlx::query_as::<$db, ChannelRecordRow>(&sql)
+                let row: Option<InboundChannelRow> = sqlx::query_as::<$db, InboundChannelRow>(&sql)
                     .bind(id)
-                    .fetch_one(self.reader())
+                    .fetch_optional(self.reader())
                     .await
                     .map_err(db_err)?;
-                let record: switchboard_core::ChannelRecord = record.try_into()?;
-                Ok(Some((record.channel, secret_hash)))
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let record: switchboard_core::ChannelRecord = row.channel.try_into()?;
+                Ok(Some((record.channel, row.inbound_secret_hash)))
             }
 
             async fn ingest(

@@ -422,6 +422,14 @@ pub(crate) struct ChannelRecordRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A channel with its inbound secret hash, for authenticating ingest.
+#[derive(sqlx::FromRow)]
+pub(crate) struct InboundChannelRow {
+    #[sqlx(flatten)]
+    pub channel: ChannelRecordRow,
+    pub inbound_secret_hash: String,
+}
+
 pub(crate) const CHANNEL_RECORD_COLUMNS: &str =
     "id, tenant_id, type, name, address, settings, created_at, updated_at";
 
