@@ -43,6 +43,7 @@ cli_backend_tests!(
     database_url_sources_and_precedence,
     first_run_prints_banner_once,
     demo_first_run_loads_searchable_conversations,
+    request_logs_are_one_json_line_each,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -1088,4 +1089,57 @@ async fn demo_first_run_loads_searchable_conversations(backend: Backend) {
         total(&found),
         "search is case-insensitive (YILMAZ vs yilmaz)"
     );
+}
+
+async fn request_logs_are_one_json_line_each(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let client = reqwest::Client::new();
+    let mut server = Server::start(&db.url, "127.0.0.1:0", &["--log-format", "json"]);
+    let banner = server.banner(Duration::from_secs(30)).await;
+    let response = client
+        .get(format!("{}/api/v1/conversations", banner.base))
+        .bearer_auth(&banner.token)
+        .header("X-Tenant", banner.tenant.to_string())
+        .header("X-Request-Id", "walk-42")
+        .send()
+        .await
+        .expect("list request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("x-request-id").expect("request id"),
+        "walk-42"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let stderr = server.stderr();
+        let found = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["request_id"] == "walk-42");
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no JSON log line for the request: {stderr}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(line["method"], "GET", "{line}");
+    assert_eq!(line["path"], "/api/v1/conversations", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert!(line["latency_ms"].is_number(), "{line}");
+    let stderr = server.stderr();
+    let requests = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["request_id"] == "walk-42")
+        .count();
+    assert_eq!(requests, 1, "one line per request: {stderr}");
+    for l in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(l).is_ok(),
+            "every log line is JSON: {l}"
+        );
+    }
 }
