@@ -93,10 +93,11 @@ impl SearchPattern {
     /// A query made only of digits, spaces, `+`, `-` and parentheses is a phone number:
     /// its digits are searched, so `532 123 45` finds `+905321234567`.
     pub fn parse(query: &str) -> Option<SearchPattern> {
-        let is_phone_like = query.chars().any(|c| c.is_ascii_digit())
-            && query
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
+        // Only digits and phone punctuation: a phone number, searched by its digits (and
+        // punctuation without digits, like "+ ()", searches nothing).
+        let is_phone_like = query
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
         let needle = if is_phone_like {
             digits(query)
         } else {

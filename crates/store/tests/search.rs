@@ -1,0 +1,1958 @@
+//! Store-level tests of conversation search, conversation totals and index use.
+//!
+//! Every test runs against a fresh SQLite file and, when `TEST_POSTGRES_URL` names a
+//! PostgreSQL server (for example `postgres://postgres@127.0.0.1:5432/postgres`),
+//! against a fresh PostgreSQL database created for the test and dropped afterwards,
+//! even when the test fails. Without the variable the PostgreSQL variants print a
+//! notice and pass.
+//!
+//! Random data come from a fixed seed, so a failure reproduces; set
+//! `SWITCHBOARD_TEST_SEED` to try another one.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use sqlx::Connection;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use switchboard_core::address;
+use switchboard_core::search::{conversation_key, fold, SearchPattern};
+use switchboard_core::{
+    ChannelType, Conversation, ConversationFilter, Created, NewChannel, NewConversation,
+    PageRequest, Store, TenantId,
+};
+use switchboard_store::{Database, StoreOptions};
+
+const PG_ENV: &str = "TEST_POSTGRES_URL";
+const DEFAULT_SEED: u64 = 0x5eed_2026_0301;
+const PER_PAGE: i64 = 100;
+
+// ---------------------------------------------------------------------------
+// Harness: one fresh database per test.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, migrated database and the store over it. Fields drop in order: the store
+/// (its pools) first, then the SQLite directory or the PostgreSQL database.
+struct TestDb {
+    backend: Backend,
+    url: String,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabaseGuard>,
+}
+
+impl TestDb {
+    /// `None` (after saying so on stderr) for PostgreSQL when no server is configured.
+    async fn open(backend: Backend) -> Option<TestDb> {
+        let (url, dir, pg) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("create a temporary directory for SQLite");
+                let url = format!("sqlite://{}", dir.path().join("store.db").display());
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let Some(admin) = std::env::var(PG_ENV).ok().filter(|v| !v.trim().is_empty())
+                else {
+                    eprintln!("PostgreSQL store tests skipped: TEST_POSTGRES_URL not set");
+                    return None;
+                };
+                let guard = PgDatabaseGuard::create(&admin).await;
+                (guard.url.clone(), None, Some(guard))
+            }
+        };
+        let database = Database::connect(&url, &StoreOptions::default())
+            .await
+            .expect("connect to the fresh test database");
+        let applied = database
+            .migrate()
+            .await
+            .expect("migrate the fresh test database");
+        assert!(
+            applied >= 1,
+            "a fresh database must get the initial migration"
+        );
+        let store = database.into_store();
+        let expected_backend = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        assert_eq!(store.backend(), expected_backend, "store backend");
+        Some(TestDb {
+            backend,
+            url,
+            store,
+            _dir: dir,
+            _pg: pg,
+        })
+    }
+
+    /// Rows in `conversations` for the tenant (and channel type), counted directly.
+    async fn count_rows(&self, tenant: TenantId, channel_type: Option<ChannelType>) -> i64 {
+        let mut sql = "SELECT COUNT(*) FROM conversations WHERE tenant_id = $1".to_string();
+        if channel_type.is_some() {
+            sql.push_str(" AND channel_type = $2");
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open a raw SQLite connection");
+                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.0);
+                if let Some(t) = channel_type {
+                    query = query.bind(t.as_str());
+                }
+                query
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count conversation rows in SQLite")
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("open a raw PostgreSQL connection");
+                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.0);
+                if let Some(t) = channel_type {
+                    query = query.bind(t.as_str());
+                }
+                query
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count conversation rows in PostgreSQL")
+            }
+        }
+    }
+}
+
+/// A PostgreSQL database made for one test; dropped (WITH FORCE) when the guard
+/// drops, also while a failing test unwinds.
+struct PgDatabaseGuard {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabaseGuard {
+    async fn create(admin: &str) -> PgDatabaseGuard {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "sbstore_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut conn = sqlx::PgConnection::connect(admin)
+            .await
+            .expect("connect to TEST_POSTGRES_URL");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .expect("drop a stale test database of the same name");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        // From here on the guard owns the database.
+        let guard = PgDatabaseGuard {
+            admin: admin.to_string(),
+            url: with_database(admin, &name),
+            name,
+        };
+        let _ = conn.close().await;
+        guard
+    }
+}
+
+impl Drop for PgDatabaseGuard {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // The test's runtime may be gone or busy unwinding: use a thread with its own.
+        let outcome = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(&sql)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = conn.close().await;
+                Ok(())
+            })
+        })
+        .join();
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!("dropping test database {} panicked", self.name),
+        }
+    }
+}
+
+/// `admin` with its database path replaced by `name` (query string kept).
+fn with_database(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.find('?') {
+        Some(q) => (&admin[..q], &admin[q..]),
+        None => (admin, ""),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| authority_start + i)
+        .unwrap_or(base.len());
+    format!("{}/{}{}", &base[..path_start], name, query)
+}
+
+/// Runs each `async fn name(db: TestDb)` once per backend.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::TestDb::open(crate::Backend::Sqlite)
+                        .await
+                        .expect("SQLite is always available");
+                    crate::$name(db).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = crate::TestDb::open(crate::Backend::Postgres).await {
+                        crate::$name(db).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    search_matches_reference_semantics,
+    totals_count_each_conversation_once,
+    search_is_served_by_an_index,
+);
+
+// ---------------------------------------------------------------------------
+// Data.
+
+fn seed() -> u64 {
+    std::env::var("SWITCHBOARD_TEST_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(DEFAULT_SEED)
+}
+
+fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+        .single()
+        .expect("valid start time")
+}
+
+const FIRST_NAMES: &[&str] = &[
+    "İsmail",
+    "Işıl",
+    "Ilgın",
+    "İpek",
+    "Irmak",
+    "Şule",
+    "Şükrü",
+    "Ömer",
+    "Özge",
+    "Ümit",
+    "Üzeyir",
+    "Çağla",
+    "Çiğdem",
+    "Gökhan",
+    "Ayşe",
+    "Ağah",
+    "Mehmet",
+    "Ahmet",
+    "Ali",
+    "Büşra",
+    "Doğan",
+    "Eylül",
+    "Oğuz",
+    "Yiğit",
+    "John",
+    "Emily",
+    "Isaac",
+    "Iris",
+    "Ian",
+    "Olivia",
+    "Chloe",
+    "Mary Ann",
+    // Decomposed spellings: Ş as S + COMBINING CEDILLA, İ as i + COMBINING DOT ABOVE.
+    "S\u{327}ule",
+    "i\u{307}smail",
+];
+
+const LAST_NAMES: &[&str] = &[
+    "Yılmaz",
+    "Öztürk",
+    "Çelik",
+    "Şahin",
+    "Doğan",
+    "Kılıç",
+    "Aydın",
+    "Özdemir",
+    "Arslan",
+    "Güneş",
+    "Işık",
+    "İnce",
+    "Ilıcalı",
+    "Koç",
+    "Ağaoğlu",
+    "Çiftçi",
+    "Gündoğdu",
+    "Smith",
+    "Johnson",
+    "Irving",
+    "Illingworth",
+    "O'Brien",
+    "Van Dijk",
+    "Williams",
+];
+
+const USERNAMES: &[&str] = &[
+    "ahmet", "ismail", "isil", "sule", "omer", "ayse", "john", "emily", "irmak", "ian", "gokhan",
+];
+
+/// `s` in one of several casings, Turkish-aware or not.
+fn random_case(rng: &mut StdRng, s: &str) -> String {
+    match rng.gen_range(0..6) {
+        0 => s.to_string(),
+        1 => s.to_uppercase(),
+        2 => s.to_lowercase(),
+        3 => s
+            .chars()
+            .map(|c| match c {
+                'i' => "İ".to_string(),
+                'ı' => "I".to_string(),
+                c => c.to_uppercase().collect(),
+            })
+            .collect(),
+        4 => s
+            .chars()
+            .map(|c| match c {
+                'I' => "ı".to_string(),
+                'İ' => "i".to_string(),
+                c => c.to_lowercase().collect(),
+            })
+            .collect(),
+        _ => {
+            let mut out = String::new();
+            for c in s.chars() {
+                if rng.gen_bool(0.5) {
+                    out.extend(c.to_uppercase());
+                } else {
+                    out.extend(c.to_lowercase());
+                }
+            }
+            out
+        }
+    }
+}
+
+/// A name as a customer might type it: random casing, sometimes stray whitespace.
+fn random_name(rng: &mut StdRng, pool: &[&str]) -> String {
+    let base = *pool.choose(rng).expect("name pool is not empty");
+    let name = random_case(rng, base);
+    match rng.gen_range(0..12) {
+        0 => format!("  {name} "),
+        1 => name.replace(' ', " \t "),
+        _ => name,
+    }
+}
+
+/// A chars-based substring of `s` of `min..=max` chars (shorter if `s` is).
+fn random_substring(rng: &mut StdRng, s: &str, min: usize, max: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.is_empty() {
+        return String::new();
+    }
+    let len = rng
+        .gen_range(min.max(1)..=max.max(min.max(1)))
+        .min(chars.len());
+    let start = rng.gen_range(0..=chars.len() - len);
+    chars[start..start + len].iter().collect()
+}
+
+/// A fresh, normalised address for a channel type; `n` keeps it unique.
+fn random_address(rng: &mut StdRng, channel_type: ChannelType, n: usize) -> String {
+    let address = match channel_type {
+        ChannelType::Whatsapp => match rng.gen_range(0..10) {
+            0 => format!("+447{:09}", rng.gen_range(0..1_000_000_000u64)),
+            1 => format!(
+                "+1{}{:09}",
+                rng.gen_range(2..10),
+                rng.gen_range(0..1_000_000_000u64)
+            ),
+            _ => format!("+905{:09}", rng.gen_range(0..1_000_000_000u64)),
+        },
+        ChannelType::Telegram => match rng.gen_range(0..3) {
+            0 => format!("{}", rng.gen_range(10_000_000..10_000_000_000u64)),
+            1 => format!("-100{:010}", rng.gen_range(0..10_000_000_000u64)),
+            _ => format!(
+                "@{}_{n}",
+                USERNAMES.choose(rng).expect("username pool is not empty")
+            ),
+        },
+        ChannelType::Instagram => match rng.gen_range(0..3) {
+            0 => format!("1784140{:07}", rng.gen_range(0..10_000_000u64)),
+            _ => format!(
+                "{}.{}_{n}",
+                USERNAMES.choose(rng).expect("username pool is not empty"),
+                ["yilmaz", "celik", "smith", "dogan"]
+                    .choose(rng)
+                    .expect("suffix pool is not empty")
+            ),
+        },
+        // Visitor ids are free text: the place for LIKE and FTS5 metacharacters.
+        ChannelType::Website => match rng.gen_range(0..8) {
+            0 => format!("Ziyaretçi_%{n}"),
+            1 => format!("promo-50%-{n}"),
+            2 => format!("back\\slash-{n}"),
+            3 => format!("say\"hi\"-{n}"),
+            4 => format!("İZMİR_ziyaret {n}"),
+            5 => format!("under_score__{n}"),
+            _ => format!("visitor-{:06x}-{n}", rng.gen_range(0..0x100_0000u32)),
+        },
+    };
+    assert_eq!(
+        address::normalize(channel_type, &address).as_deref(),
+        Ok(address.as_str()),
+        "generated {channel_type} address must already be normalised"
+    );
+    address
+}
+
+/// What the test believes one stored conversation is.
+#[derive(Debug, Clone)]
+struct Model {
+    id: i64,
+    tenant: TenantId,
+    channel_id: i64,
+    channel_type: ChannelType,
+    address: String,
+    first: Option<String>,
+    last: Option<String>,
+    activity: DateTime<Utc>,
+}
+
+impl Model {
+    fn phone(&self) -> Option<&str> {
+        (self.channel_type == ChannelType::Whatsapp).then_some(self.address.as_str())
+    }
+
+    fn key(&self) -> String {
+        conversation_key(
+            self.first.as_deref(),
+            self.last.as_deref(),
+            &self.address,
+            self.phone(),
+        )
+    }
+}
+
+/// Checks a conversation the store returned against the model of it.
+fn assert_conversation_is(c: &Conversation, m: &Model, context: &str) {
+    assert_eq!(c.id, m.id, "{context}: id");
+    assert_eq!(c.tenant_id, m.tenant, "{context}: tenant of {}", m.id);
+    assert_eq!(c.address, m.address, "{context}: address of {}", m.id);
+    assert_eq!(c.channel.id, m.channel_id, "{context}: channel of {}", m.id);
+    assert_eq!(
+        c.channel.channel_type, m.channel_type,
+        "{context}: channel type of {}",
+        m.id
+    );
+    assert_eq!(
+        c.customer.first_name, m.first,
+        "{context}: first name of {}",
+        m.id
+    );
+    assert_eq!(
+        c.customer.last_name, m.last,
+        "{context}: last name of {}",
+        m.id
+    );
+    assert_eq!(
+        c.customer.phone_number.as_deref(),
+        m.phone(),
+        "{context}: phone number of {}",
+        m.id
+    );
+}
+
+async fn create_tenant_with_channels(
+    store: &dyn Store,
+    name: &str,
+    types: &[ChannelType],
+    now: DateTime<Utc>,
+) -> (TenantId, Vec<(ChannelType, i64)>) {
+    let tenant = store
+        .create_tenant(name, now)
+        .await
+        .expect("create tenant")
+        .id;
+    let mut channels = Vec::new();
+    for (i, &channel_type) in types.iter().enumerate() {
+        let channel = store
+            .create_channel(
+                tenant,
+                NewChannel {
+                    channel_type,
+                    name: format!("{name} {channel_type} {i}"),
+                    address: format!("{name}-{channel_type}-{i}"),
+                    inbound_secret_hash: format!("{:064x}", tenant.0 * 100 + i as i64),
+                },
+                now,
+            )
+            .await
+            .expect("create channel");
+        assert_eq!(channel.tenant_id, tenant, "channel tenant");
+        assert_eq!(channel.channel_type, channel_type, "channel type");
+        channels.push((channel_type, channel.id));
+    }
+    (tenant, channels)
+}
+
+/// Two tenants with one channel of each type and `per_tenant` conversations each.
+/// Tenant B copies a good share of tenant A's customers (same names, same
+/// addresses), so any leak across tenants shows in search results.
+struct World {
+    tenant_a: TenantId,
+    tenant_b: TenantId,
+    conversations: Vec<Model>,
+}
+
+struct Spec {
+    channel_type: ChannelType,
+    address: String,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+fn random_spec(rng: &mut StdRng, n: usize, used: &mut HashSet<(ChannelType, String)>) -> Spec {
+    let channel_type = match rng.gen_range(0..20) {
+        0..=8 => ChannelType::Whatsapp,
+        9..=12 => ChannelType::Telegram,
+        13..=16 => ChannelType::Website,
+        _ => ChannelType::Instagram,
+    };
+    let address = loop {
+        let a = random_address(rng, channel_type, n);
+        if used.insert((channel_type, a.clone())) {
+            break a;
+        }
+    };
+    let first = (!rng.gen_bool(0.08)).then(|| random_name(rng, FIRST_NAMES));
+    let last = (!rng.gen_bool(0.08)).then(|| random_name(rng, LAST_NAMES));
+    Spec {
+        channel_type,
+        address,
+        first,
+        last,
+    }
+}
+
+async fn seed_world(store: &dyn Store, rng: &mut StdRng, per_tenant: usize) -> World {
+    let now = start_time();
+    let (tenant_a, channels_a) =
+        create_tenant_with_channels(store, "Tenant A", &ChannelType::ALL, now).await;
+    let (tenant_b, channels_b) =
+        create_tenant_with_channels(store, "Tenant B", &ChannelType::ALL, now).await;
+    let channel_of = |channels: &[(ChannelType, i64)], t: ChannelType| {
+        channels
+            .iter()
+            .find(|(ct, _)| *ct == t)
+            .map(|(_, id)| *id)
+            .expect("a channel of every type")
+    };
+
+    let mut used_a = HashSet::new();
+    let mut used_b = HashSet::new();
+    let specs_a: Vec<Spec> = (0..per_tenant)
+        .map(|n| random_spec(rng, n, &mut used_a))
+        .collect();
+    let specs_b: Vec<Spec> = (0..per_tenant)
+        .map(|n| {
+            let copy = &specs_a[rng.gen_range(0..specs_a.len())];
+            if rng.gen_bool(0.4) && used_b.insert((copy.channel_type, copy.address.clone())) {
+                Spec {
+                    channel_type: copy.channel_type,
+                    address: copy.address.clone(),
+                    first: copy.first.clone(),
+                    last: copy.last.clone(),
+                }
+            } else {
+                random_spec(rng, per_tenant + n, &mut used_b)
+            }
+        })
+        .collect();
+
+    let mut conversations = Vec::new();
+    // Conversations first opened without (some) names, named by a later create.
+    let mut late_names: Vec<(usize, Option<String>, Option<String>)> = Vec::new();
+    let mut step = 0i64;
+    for i in 0..per_tenant {
+        for (tenant, channels, spec) in [
+            (tenant_a, &channels_a, &specs_a[i]),
+            (tenant_b, &channels_b, &specs_b[i]),
+        ] {
+            // Three conversations share each second: ties are broken by id.
+            let created_at = now + Duration::seconds(step / 3);
+            step += 1;
+            let channel_id = channel_of(channels, spec.channel_type);
+            let (first, last) = match rng.gen_range(0..20) {
+                0 | 1 => (None, None),
+                2 => (spec.first.clone(), None),
+                _ => (spec.first.clone(), spec.last.clone()),
+            };
+            let created = store
+                .create_conversation(
+                    tenant,
+                    NewConversation {
+                        channel_id,
+                        address: spec.address.clone(),
+                        first_name: first.clone(),
+                        last_name: last.clone(),
+                    },
+                    created_at,
+                )
+                .await
+                .expect("create conversation");
+            assert!(
+                created.created,
+                "first create of {:?} on {} must create",
+                spec.address, spec.channel_type
+            );
+            let model = Model {
+                id: created.value.id,
+                tenant,
+                channel_id,
+                channel_type: spec.channel_type,
+                address: spec.address.clone(),
+                first: first.clone(),
+                last: last.clone(),
+                activity: created_at,
+            };
+            assert_conversation_is(&created.value, &model, "created conversation");
+            if first != spec.first || last != spec.last {
+                late_names.push((conversations.len(), spec.first.clone(), spec.last.clone()));
+            } else if first.is_some() && last.is_some() && i % 15 == 7 {
+                // Other names for a named customer: they must not replace its own.
+                late_names.push((
+                    conversations.len(),
+                    Some(random_name(rng, FIRST_NAMES)),
+                    Some(random_name(rng, LAST_NAMES)),
+                ));
+            }
+            conversations.push(model);
+        }
+    }
+
+    // A later create with names fills in only the names the customer lacks, and
+    // re-keys the search; it creates nothing.
+    let later = now + Duration::hours(1);
+    for (index, first, last) in late_names {
+        let m = &mut conversations[index];
+        let again = store
+            .create_conversation(
+                m.tenant,
+                NewConversation {
+                    channel_id: m.channel_id,
+                    address: m.address.clone(),
+                    first_name: first.clone(),
+                    last_name: last.clone(),
+                },
+                later,
+            )
+            .await
+            .expect("create conversation again with names");
+        assert!(!again.created, "a repeated create must not create");
+        m.first = m.first.clone().or(first);
+        m.last = m.last.clone().or(last);
+        assert_conversation_is(&again.value, m, "re-created conversation");
+    }
+
+    World {
+        tenant_a,
+        tenant_b,
+        conversations,
+    }
+}
+
+/// Every page of the list: the items in order and the total every page reported.
+async fn list_all(
+    store: &dyn Store,
+    tenant: TenantId,
+    filter: &ConversationFilter,
+    context: &str,
+) -> (Vec<Conversation>, i64) {
+    let now = start_time() + Duration::days(1);
+    let mut items = Vec::new();
+    let mut total = None;
+    for page in 1.. {
+        assert!(page <= 50, "{context}: paging does not end");
+        let got = store
+            .list_conversations(
+                tenant,
+                filter,
+                PageRequest {
+                    page,
+                    per_page: PER_PAGE,
+                },
+                now,
+            )
+            .await
+            .expect("list conversations");
+        match total {
+            None => total = Some(got.total),
+            Some(t) => assert_eq!(t, got.total, "{context}: total changed on page {page}"),
+        }
+        assert!(
+            got.items.len() as i64 <= PER_PAGE,
+            "{context}: page {page} holds {} items",
+            got.items.len()
+        );
+        let full = got.items.len() as i64 == PER_PAGE;
+        items.extend(got.items);
+        if !full {
+            break;
+        }
+    }
+    (items, total.expect("at least one page was fetched"))
+}
+
+// ---------------------------------------------------------------------------
+// 1. Search matches the reference semantics, tenant by tenant.
+
+/// Queries of every kind the list endpoint can receive.
+fn make_queries(rng: &mut StdRng, world: &World, count: usize) -> Vec<String> {
+    let named: Vec<&Model> = world
+        .conversations
+        .iter()
+        .filter(|m| m.first.is_some() || m.last.is_some())
+        .collect();
+    let phones: Vec<&Model> = world
+        .conversations
+        .iter()
+        .filter(|m| m.channel_type == ChannelType::Whatsapp)
+        .collect();
+    let others: Vec<&Model> = world
+        .conversations
+        .iter()
+        .filter(|m| m.channel_type != ChannelType::Whatsapp)
+        .collect();
+    let mut queries: Vec<String> = [
+        // Metacharacters of LIKE, of FTS5 strings, and the escape character.
+        "%",
+        "_",
+        "\\",
+        "\"",
+        "%%",
+        "__",
+        "\"\"",
+        "\\\\",
+        "%_",
+        "50%",
+        "50%-",
+        "_%",
+        "%\"",
+        "a_b",
+        "a%b",
+        "\"hi\"",
+        "y\"-",
+        "k\\s",
+        "ziyaretçi_%",
+        "i_ziy",
+        "e__",
+        "score__",
+        "\"%_\\",
+        // Matching nothing.
+        "qxzqxz",
+        "zzzz",
+        "ñandú",
+        "999999999999999",
+        "yılmazöztürk",
+        // Turkish i in all spellings.
+        "İSMAİL",
+        "ismail",
+        "ISMAIL",
+        "ısmaıl",
+        "işil",
+        "IŞIL",
+        "ılgın",
+        "yilmaz",
+        "YILMAZ",
+        "Yılmaz",
+        "şule",
+        "ŞULE",
+        "çiftçi",
+        "ÇİFTÇİ",
+        "ağaoğlu",
+        "öztürk",
+        "ÜMİT",
+        "van dijk",
+        "van  \t dijk",
+        "o'brien",
+        // Phone-like and blank queries (the latter are no search at all).
+        "+90",
+        "(5",
+        "90 5",
+        "+44 7",
+        "   ",
+        "\t \n",
+        "+ ()",
+        "-",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+
+    while queries.len() < count {
+        let query = match rng.gen_range(0..10) {
+            // Part of a customer's name, in any casing.
+            0..=2 => {
+                let m = named.choose(rng).expect("named conversations exist");
+                let name = [m.first.as_deref(), m.last.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let part = random_substring(rng, &name, 1, 9);
+                random_case(rng, &part)
+            }
+            // Digits of a phone number, spelled with separators.
+            3 | 4 => {
+                let m = phones.choose(rng).expect("WhatsApp conversations exist");
+                let digits: String = m.address.chars().filter(char::is_ascii_digit).collect();
+                let fragment = random_substring(rng, &digits, 1, 12);
+                let mut spelled = String::new();
+                if digits.starts_with(&fragment) && rng.gen_bool(0.5) {
+                    spelled.push('+');
+                }
+                for c in fragment.chars() {
+                    if rng.gen_bool(0.3) {
+                        spelled.push_str([" ", "-", "(", ")", "  "].choose(rng).expect("seps"));
+                    }
+                    spelled.push(c);
+                }
+                spelled
+            }
+            // One or two characters.
+            5 | 6 => {
+                let alphabet: Vec<char> = "aeiıİIşŞğöÖüÜçÇnmrkyz0123456789 %_\\\"@.-"
+                    .chars()
+                    .collect();
+                let len = rng.gen_range(1..=2);
+                (0..len)
+                    .map(|_| *alphabet.choose(rng).expect("alphabet"))
+                    .collect()
+            }
+            // Part of a Telegram, Instagram or website address.
+            7 | 8 => {
+                let m = others.choose(rng).expect("other conversations exist");
+                let part = random_substring(rng, &m.address, 2, 10);
+                random_case(rng, &part)
+            }
+            // A whole name, or a name run into the address: never across key parts.
+            _ => {
+                let m = named.choose(rng).expect("named conversations exist");
+                match rng.gen_range(0..3) {
+                    0 => format!(
+                        "{} {}",
+                        m.first.as_deref().unwrap_or(""),
+                        m.last.as_deref().unwrap_or("")
+                    ),
+                    1 => format!(
+                        "{} {}",
+                        m.last.as_deref().unwrap_or(""),
+                        m.first.as_deref().unwrap_or("")
+                    ),
+                    _ => format!("{} {}", m.last.as_deref().unwrap_or(""), m.address),
+                }
+            }
+        };
+        queries.push(query);
+    }
+    queries
+}
+
+async fn search_matches_reference_semantics(db: TestDb) {
+    let seed = seed();
+    eprintln!("search_matches_reference_semantics: seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let store = db.store.as_ref();
+    let world = seed_world(store, &mut rng, 300).await;
+    let queries = make_queries(&mut rng, &world, 160);
+
+    let mut indexable_hits = 0;
+    let mut short_hits = 0;
+    let mut empty_results = 0;
+    let mut multi_page = 0;
+    let mut with_channel = 0;
+    let mut no_search = 0;
+    for (i, query) in queries.iter().enumerate() {
+        let channel_type = (i % 4 == 1).then(|| {
+            *ChannelType::ALL
+                .choose(&mut rng)
+                .expect("channel types exist")
+        });
+        let pattern = SearchPattern::parse(query);
+        let filter = ConversationFilter {
+            channel_type,
+            search: pattern.clone(),
+        };
+        // Tenant A always; tenant B now and then, which must see only its own rows.
+        let tenants = if i % 5 == 0 {
+            vec![world.tenant_a, world.tenant_b]
+        } else {
+            vec![world.tenant_a]
+        };
+        for tenant in tenants {
+            let context = format!(
+                "seed {seed}, query #{i} {query:?} (needle {:?}), channel {channel_type:?}, tenant {tenant}",
+                pattern.as_ref().map(|p| p.needle.as_str())
+            );
+            let mut expected: Vec<&Model> = world
+                .conversations
+                .iter()
+                .filter(|m| m.tenant == tenant)
+                .filter(|m| channel_type.is_none() || channel_type == Some(m.channel_type))
+                .filter(|m| match &pattern {
+                    None => true,
+                    Some(p) => p.matches_key(&m.key()),
+                })
+                .collect();
+            expected.sort_by(|x, y| y.activity.cmp(&x.activity).then(y.id.cmp(&x.id)));
+            let expected_ids: Vec<i64> = expected.iter().map(|m| m.id).collect();
+
+            let (items, total) = list_all(store, tenant, &filter, &context).await;
+            for c in &items {
+                assert_eq!(
+                    c.tenant_id, tenant,
+                    "{context}: conversation {} of another tenant returned",
+                    c.id
+                );
+                if let Some(t) = channel_type {
+                    assert_eq!(
+                        c.channel.channel_type, t,
+                        "{context}: conversation {} of another channel type returned",
+                        c.id
+                    );
+                }
+            }
+            let got_ids: Vec<i64> = items.iter().map(|c| c.id).collect();
+            let got_set: BTreeSet<i64> = got_ids.iter().copied().collect();
+            assert_eq!(
+                got_set.len(),
+                got_ids.len(),
+                "{context}: a conversation appears twice across pages"
+            );
+            let expected_set: BTreeSet<i64> = expected_ids.iter().copied().collect();
+            if got_set != expected_set {
+                let key_of = |id: &i64| {
+                    world
+                        .conversations
+                        .iter()
+                        .find(|m| m.id == *id)
+                        .map(|m| format!("{id}: {:?} (tenant {})", m.key(), m.tenant))
+                        .unwrap_or_else(|| format!("{id}: not created by this test"))
+                };
+                let missing: Vec<String> = expected_set.difference(&got_set).map(key_of).collect();
+                let extra: Vec<String> = got_set.difference(&expected_set).map(key_of).collect();
+                panic!(
+                    "{context}: search result differs from the reference\n  missing: {missing:#?}\n  unexpected: {extra:#?}"
+                );
+            }
+            assert_eq!(
+                total,
+                expected_ids.len() as i64,
+                "{context}: total must be the number of matches"
+            );
+            assert_eq!(
+                got_ids, expected_ids,
+                "{context}: list order must be activity, then id, descending"
+            );
+            for (c, m) in items.iter().zip(&expected) {
+                assert_conversation_is(c, m, &context);
+            }
+
+            if tenant == world.tenant_a {
+                let indexable = pattern.as_ref().is_some_and(SearchPattern::is_indexable);
+                match (&pattern, expected_ids.is_empty()) {
+                    (None, _) => no_search += 1,
+                    (Some(_), true) => empty_results += 1,
+                    (Some(_), false) if indexable => indexable_hits += 1,
+                    (Some(_), false) => short_hits += 1,
+                }
+                if expected_ids.len() as i64 > PER_PAGE {
+                    multi_page += 1;
+                }
+                if channel_type.is_some() {
+                    with_channel += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "queries: {} indexable with hits, {short_hits} short with hits, {empty_results} \
+         without hits, {no_search} blank, {multi_page} over several pages, {with_channel} \
+         with a channel filter",
+        indexable_hits
+    );
+    // The generated queries must cover every path, or this test proves little.
+    assert!(
+        indexable_hits >= 40,
+        "too few indexable queries with hits: {indexable_hits}"
+    );
+    assert!(
+        short_hits >= 15,
+        "too few short queries with hits: {short_hits}"
+    );
+    assert!(
+        empty_results >= 10,
+        "too few queries without hits: {empty_results}"
+    );
+    assert!(no_search >= 2, "too few blank queries: {no_search}");
+    assert!(
+        multi_page >= 5,
+        "too few results over several pages: {multi_page}"
+    );
+    assert!(
+        with_channel >= 30,
+        "too few queries with a channel filter: {with_channel}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 2. Totals count every conversation exactly once.
+
+/// The model's conversation counts of a tenant, by channel type.
+type Counts = HashMap<(TenantId, ChannelType), i64>;
+
+async fn assert_totals(db: &TestDb, tenant: TenantId, counts: &Counts, context: &str) {
+    let store = db.store.as_ref();
+    let expected_all: i64 = ChannelType::ALL
+        .iter()
+        .map(|t| counts.get(&(tenant, *t)).copied().unwrap_or(0))
+        .sum();
+    let rows_all = db.count_rows(tenant, None).await;
+    assert_eq!(
+        rows_all, expected_all,
+        "{context}: tenant {tenant} holds a different number of conversation rows"
+    );
+    let (items, total) = list_all(store, tenant, &ConversationFilter::default(), context).await;
+    assert_eq!(total, rows_all, "{context}: total of tenant {tenant}");
+    assert_eq!(
+        items.len() as i64,
+        rows_all,
+        "{context}: listed conversations of tenant {tenant}"
+    );
+    let distinct: HashSet<i64> = items.iter().map(|c| c.id).collect();
+    assert_eq!(distinct.len(), items.len(), "{context}: listed twice");
+    assert!(
+        items.iter().all(|c| c.tenant_id == tenant),
+        "{context}: another tenant's conversation listed"
+    );
+    for channel_type in ChannelType::ALL {
+        let expected = counts.get(&(tenant, channel_type)).copied().unwrap_or(0);
+        let rows = db.count_rows(tenant, Some(channel_type)).await;
+        assert_eq!(
+            rows, expected,
+            "{context}: {channel_type} rows of tenant {tenant}"
+        );
+        let filter = ConversationFilter {
+            channel_type: Some(channel_type),
+            search: None,
+        };
+        let page = store
+            .list_conversations(
+                tenant,
+                &filter,
+                PageRequest {
+                    page: 1,
+                    per_page: 1,
+                },
+                start_time(),
+            )
+            .await
+            .expect("list conversations of one channel type");
+        assert_eq!(
+            page.total, rows,
+            "{context}: {channel_type} total of tenant {tenant}"
+        );
+        // A page past the end is empty but still reports the total.
+        let beyond = store
+            .list_conversations(
+                tenant,
+                &filter,
+                PageRequest {
+                    page: rows + 2,
+                    per_page: 1,
+                },
+                start_time(),
+            )
+            .await
+            .expect("list a page past the end");
+        assert!(beyond.items.is_empty(), "{context}: page past the end");
+        assert_eq!(beyond.total, rows, "{context}: total past the end");
+    }
+}
+
+/// Runs the creates concurrently, all released at once.
+async fn create_concurrently(
+    store: &Arc<dyn Store>,
+    creates: Vec<(TenantId, i64, String)>,
+    now: DateTime<Utc>,
+) -> Vec<Created<Conversation>> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(creates.len()));
+    let tasks: Vec<_> = creates
+        .into_iter()
+        .map(|(tenant, channel_id, address)| {
+            let store = Arc::clone(store);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .create_conversation(
+                        tenant,
+                        NewConversation {
+                            channel_id,
+                            address,
+                            first_name: Some("Eşzamanlı".to_string()),
+                            last_name: None,
+                        },
+                        now,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(
+            task.await
+                .expect("create task must not panic")
+                .expect("concurrent create_conversation must succeed"),
+        );
+    }
+    results
+}
+
+/// The model of created conversations: id by (tenant, channel, address).
+struct Registry {
+    ids: HashMap<(TenantId, i64, String), i64>,
+    counts: Counts,
+}
+
+impl Registry {
+    /// Records a create's outcome and checks it against what the model expects.
+    fn record(
+        &mut self,
+        tenant: TenantId,
+        channel: (ChannelType, i64),
+        address: &str,
+        result: &Created<Conversation>,
+        context: &str,
+    ) {
+        let key = (tenant, channel.1, address.to_string());
+        match self.ids.get(&key) {
+            Some(&id) => {
+                assert!(
+                    !result.created,
+                    "{context}: repeated create of {address:?} on channel {} reported created",
+                    channel.1
+                );
+                assert_eq!(
+                    result.value.id, id,
+                    "{context}: repeated create of {address:?}"
+                );
+            }
+            None => {
+                assert!(
+                    result.created,
+                    "{context}: first create of {address:?} on channel {} reported not created",
+                    channel.1
+                );
+                self.ids.insert(key, result.value.id);
+                *self.counts.entry((tenant, channel.0)).or_default() += 1;
+            }
+        }
+        assert_eq!(result.value.tenant_id, tenant, "{context}: tenant");
+        assert_eq!(result.value.address, address, "{context}: address");
+        assert_eq!(result.value.channel.id, channel.1, "{context}: channel");
+    }
+}
+
+async fn totals_count_each_conversation_once(db: TestDb) {
+    let seed = seed();
+    eprintln!("totals_count_each_conversation_once: seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7074_6c73);
+    let store = Arc::clone(&db.store);
+    let now = start_time();
+    // Two WhatsApp channels in tenant A: one address on both is two conversations.
+    let (tenant_a, channels_a) = create_tenant_with_channels(
+        store.as_ref(),
+        "Totals A",
+        &[
+            ChannelType::Whatsapp,
+            ChannelType::Whatsapp,
+            ChannelType::Telegram,
+            ChannelType::Instagram,
+            ChannelType::Website,
+        ],
+        now,
+    )
+    .await;
+    let (tenant_b, channels_b) = create_tenant_with_channels(
+        store.as_ref(),
+        "Totals B",
+        &[ChannelType::Whatsapp, ChannelType::Telegram],
+        now,
+    )
+    .await;
+    let mut registry = Registry {
+        ids: HashMap::new(),
+        counts: HashMap::new(),
+    };
+    assert_totals(&db, tenant_a, &registry.counts, "empty tenant").await;
+
+    // Small address pools, shared by both tenants, so that creates repeat often.
+    let mut pools: HashMap<ChannelType, Vec<String>> = HashMap::new();
+    for (channel_type, size) in [
+        (ChannelType::Whatsapp, 40),
+        (ChannelType::Telegram, 25),
+        (ChannelType::Instagram, 20),
+        (ChannelType::Website, 20),
+    ] {
+        let mut pool: Vec<String> = Vec::new();
+        while pool.len() < size {
+            let a = random_address(&mut rng, channel_type, pool.len());
+            if !pool.contains(&a) {
+                pool.push(a);
+            }
+        }
+        pools.insert(channel_type, pool);
+    }
+
+    let mut repeats = 0;
+    for i in 0..360 {
+        let (tenant, channels) = if i % 4 == 3 {
+            (tenant_b, &channels_b)
+        } else {
+            (tenant_a, &channels_a)
+        };
+        let channel = *channels.choose(&mut rng).expect("channels exist");
+        let address = pools[&channel.0]
+            .choose(&mut rng)
+            .expect("address pool is not empty")
+            .clone();
+        let result = store
+            .create_conversation(
+                tenant,
+                NewConversation {
+                    channel_id: channel.1,
+                    address: address.clone(),
+                    first_name: rng
+                        .gen_bool(0.5)
+                        .then(|| random_name(&mut rng, FIRST_NAMES)),
+                    last_name: rng.gen_bool(0.5).then(|| random_name(&mut rng, LAST_NAMES)),
+                },
+                now + Duration::seconds(i),
+            )
+            .await
+            .expect("create conversation");
+        if !result.created {
+            repeats += 1;
+        }
+        registry.record(tenant, channel, &address, &result, &format!("create #{i}"));
+        if i == 120 {
+            assert_totals(&db, tenant_a, &registry.counts, "after 120 creates").await;
+        }
+    }
+    assert!(repeats >= 100, "too few repeated creates: {repeats}");
+    let wa_both = pools[&ChannelType::Whatsapp]
+        .iter()
+        .filter(|a| {
+            registry
+                .ids
+                .contains_key(&(tenant_a, channels_a[0].1, a.to_string()))
+                && registry
+                    .ids
+                    .contains_key(&(tenant_a, channels_a[1].1, a.to_string()))
+        })
+        .count();
+    assert!(
+        wa_both > 0,
+        "no address was opened on both WhatsApp channels"
+    );
+    assert_totals(&db, tenant_a, &registry.counts, "after sequential creates").await;
+    assert_totals(&db, tenant_b, &registry.counts, "after sequential creates").await;
+
+    let later = now + Duration::hours(1);
+    let fresh = |rng: &mut StdRng, channel_type: ChannelType, n: usize| loop {
+        let a = random_address(rng, channel_type, 1000 + n);
+        if !pools[&channel_type].contains(&a) {
+            break a;
+        }
+    };
+
+    // 20 tasks open one new address: one conversation.
+    let (wa, tg) = (channels_a[0], channels_a[2]);
+    let address = fresh(&mut rng, ChannelType::Whatsapp, 0);
+    let results = create_concurrently(
+        &store,
+        (0..20).map(|_| (tenant_a, wa.1, address.clone())).collect(),
+        later,
+    )
+    .await;
+    let created = results.iter().filter(|r| r.created).count();
+    assert_eq!(
+        created, 1,
+        "20 concurrent creates of one address must create exactly one"
+    );
+    for r in &results {
+        assert_eq!(
+            r.value.id, results[0].value.id,
+            "concurrent creates disagree on the id"
+        );
+    }
+    // Record the created one first, then the rest as repeats.
+    let mut ordered: Vec<&Created<Conversation>> = results.iter().collect();
+    ordered.sort_by_key(|r| !r.created);
+    for r in ordered {
+        registry.record(tenant_a, wa, &address, r, "concurrent create");
+    }
+    assert_totals(
+        &db,
+        tenant_a,
+        &registry.counts,
+        "after 20 concurrent creates",
+    )
+    .await;
+
+    // Two contested addresses in two tenants at once, and one per task on top.
+    let tg_address = fresh(&mut rng, ChannelType::Telegram, 1);
+    let b_wa = channels_b[0];
+    let b_address = address.clone(); // the same number, in the other tenant
+    let mut creates: Vec<(TenantId, (ChannelType, i64), String)> = Vec::new();
+    for i in 0..20 {
+        creates.push((tenant_a, tg, tg_address.clone()));
+        creates.push((tenant_b, b_wa, b_address.clone()));
+        let ig = channels_a[3];
+        creates.push((
+            tenant_a,
+            ig,
+            fresh(&mut rng, ChannelType::Instagram, 10 + i),
+        ));
+    }
+    creates.shuffle(&mut rng);
+    let results = create_concurrently(
+        &store,
+        creates
+            .iter()
+            .map(|(t, c, a)| (*t, c.1, a.clone()))
+            .collect(),
+        later,
+    )
+    .await;
+    let created_where = |tenant: TenantId, channel_id: i64, address: &str| {
+        creates
+            .iter()
+            .zip(&results)
+            .filter(|((t, c, a), r)| *t == tenant && c.1 == channel_id && a == address && r.created)
+            .count()
+    };
+    assert_eq!(
+        created_where(tenant_a, tg.1, &tg_address),
+        1,
+        "20 concurrent Telegram creates must create exactly one"
+    );
+    assert_eq!(
+        created_where(tenant_b, b_wa.1, &b_address),
+        1,
+        "20 concurrent creates in tenant B must create exactly one"
+    );
+    // Record the created ones first, then the rest as repeats.
+    let mut order: Vec<usize> = (0..creates.len()).collect();
+    order.sort_by_key(|&i| !results[i].created);
+    for i in order {
+        let (tenant, channel, address) = &creates[i];
+        registry.record(
+            *tenant,
+            *channel,
+            address,
+            &results[i],
+            "mixed concurrent create",
+        );
+    }
+    assert_totals(
+        &db,
+        tenant_a,
+        &registry.counts,
+        "after mixed concurrent creates",
+    )
+    .await;
+    assert_totals(
+        &db,
+        tenant_b,
+        &registry.counts,
+        "after mixed concurrent creates",
+    )
+    .await;
+    assert_eq!(
+        registry
+            .counts
+            .get(&(tenant_a, ChannelType::Whatsapp))
+            .copied()
+            .unwrap_or(0)
+            + registry
+                .counts
+                .get(&(tenant_a, ChannelType::Telegram))
+                .copied()
+                .unwrap_or(0)
+            + registry
+                .counts
+                .get(&(tenant_a, ChannelType::Instagram))
+                .copied()
+                .unwrap_or(0)
+            + registry
+                .counts
+                .get(&(tenant_a, ChannelType::Website))
+                .copied()
+                .unwrap_or(0),
+        registry
+            .ids
+            .keys()
+            .filter(|(t, _, _)| *t == tenant_a)
+            .count() as i64,
+        "the model's counts must agree with its conversations"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. Search is served by an index, not by a scan of the tenant's rows.
+
+async fn search_is_served_by_an_index(db: TestDb) {
+    let seed = seed();
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x696e_6478);
+    let store = db.store.as_ref();
+    let world = seed_world(store, &mut rng, 120).await;
+    let tenant = world.tenant_a;
+    // A needle that is sure to match: the start of a tenant A customer's last name.
+    let model = world
+        .conversations
+        .iter()
+        .find(|m| {
+            m.tenant == tenant
+                && m.last
+                    .as_ref()
+                    .is_some_and(|l| fold(l).chars().count() >= 4)
+        })
+        .expect("a tenant A customer with a last name");
+    let needle: String = fold(model.last.as_deref().unwrap_or_default())
+        .chars()
+        .take(4)
+        .collect();
+    let pattern = SearchPattern::parse(&needle).expect("a non-blank needle");
+    assert!(
+        pattern.is_indexable(),
+        "{needle:?} must be long enough for the index"
+    );
+    let short = SearchPattern::parse("ş").expect("a non-blank short needle");
+    assert!(
+        !short.is_indexable(),
+        "one character is too short for the index"
+    );
+
+    match db.backend {
+        Backend::Sqlite => {
+            sqlite_plans(&db, tenant, &pattern, &short).await;
+            sqlite_search_reads_the_index(&db, tenant, model.id, &needle).await;
+        }
+        Backend::Postgres => postgres_plans(&db, tenant, &pattern).await,
+    }
+}
+
+/// Ids of every conversation the store lists for `tenant` and `pattern`, and the total.
+async fn search_ids(
+    store: &dyn Store,
+    tenant: TenantId,
+    pattern: &SearchPattern,
+) -> (BTreeSet<i64>, i64) {
+    let filter = ConversationFilter {
+        channel_type: None,
+        search: Some(pattern.clone()),
+    };
+    let context = format!("search {:?}", pattern.needle);
+    let (items, total) = list_all(store, tenant, &filter, &context).await;
+    (items.iter().map(|c| c.id).collect(), total)
+}
+
+/// Proves from the outside that the store answers 3+ character searches from the
+/// FTS5 index and shorter ones from the rows: a conversation taken out of the index
+/// disappears from the first kind of search only, and comes back with the index.
+async fn sqlite_search_reads_the_index(db: &TestDb, tenant: TenantId, id: i64, needle: &str) {
+    let store = db.store.as_ref();
+    let long = SearchPattern::parse(needle).expect("a non-blank needle");
+    let short: String = needle.chars().take(2).collect();
+    let short = SearchPattern::parse(&short).expect("a non-blank short needle");
+    assert!(
+        long.is_indexable() && !short.is_indexable(),
+        "{needle:?}: one pattern of each kind"
+    );
+
+    let (long_before, long_total) = search_ids(store, tenant, &long).await;
+    let (short_before, short_total) = search_ids(store, tenant, &short).await;
+    assert!(
+        long_before.contains(&id),
+        "{:?} must find conversation {id}",
+        long.needle
+    );
+    assert!(
+        short_before.contains(&id),
+        "{:?} must find conversation {id}",
+        short.needle
+    );
+
+    let mut conn = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("open a raw SQLite connection");
+    let key: String = sqlx::query_scalar("SELECT search_key FROM conversations WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .expect("read the stored search key");
+    sqlx::query(
+        "INSERT INTO conversation_search (conversation_search, rowid, search_key) VALUES ('delete', $1, $2)",
+    )
+    .bind(id)
+    .bind(&key)
+    .execute(&mut conn)
+    .await
+    .expect("take the conversation out of the FTS5 index");
+
+    let (long_after, long_total_after) = search_ids(store, tenant, &long).await;
+    let mut expected = long_before.clone();
+    expected.remove(&id);
+    assert_eq!(
+        long_after, expected,
+        "{:?}: an indexable search must come from the FTS5 index, so a conversation missing \
+         from the index must be missing from the result",
+        long.needle
+    );
+    assert_eq!(
+        long_total_after,
+        long_total - 1,
+        "{:?}: total from the index",
+        long.needle
+    );
+    let (short_after, short_total_after) = search_ids(store, tenant, &short).await;
+    assert_eq!(
+        (short_after, short_total_after),
+        (short_before, short_total),
+        "{:?}: a short search reads the rows, not the index",
+        short.needle
+    );
+
+    sqlx::query("INSERT INTO conversation_search (conversation_search) VALUES ('rebuild')")
+        .execute(&mut conn)
+        .await
+        .expect("rebuild the FTS5 index");
+    let (long_rebuilt, long_total_rebuilt) = search_ids(store, tenant, &long).await;
+    assert_eq!(
+        (long_rebuilt, long_total_rebuilt),
+        (long_before, long_total),
+        "{:?}: the rebuilt index finds the conversation again",
+        long.needle
+    );
+    let _ = conn.close().await;
+}
+
+/// The `filtered_ids` SQL of the SQLite store, as `shared.rs` and `sqlite.rs` build it.
+fn sqlite_filtered_ids(pattern: &SearchPattern, with_channel: bool) -> String {
+    let mut sql = String::from("SELECT c.id FROM ");
+    if pattern.is_indexable() {
+        sql.push_str(
+            "conversation_search CROSS JOIN conversations c ON c.id = conversation_search.rowid",
+        );
+    } else {
+        sql.push_str("conversations c");
+    }
+    sql.push_str(" WHERE c.tenant_id = $1");
+    let next = if with_channel {
+        sql.push_str(" AND c.channel_type = $2");
+        3
+    } else {
+        2
+    };
+    if pattern.is_indexable() {
+        sql.push_str(&format!(" AND conversation_search MATCH ${next}"));
+    } else {
+        sql.push_str(&format!(" AND c.search_key LIKE ${next} ESCAPE '\\'"));
+    }
+    sql
+}
+
+/// The count and the page query the SQLite store runs for a search, with their
+/// arguments (tenant, channel type, pattern, then limit and offset for the page).
+fn sqlite_search_queries(
+    tenant: TenantId,
+    pattern: &SearchPattern,
+    channel: Option<ChannelType>,
+    per_page: i64,
+) -> Vec<(String, String, Vec<SqlArg>)> {
+    let ids = sqlite_filtered_ids(pattern, channel.is_some());
+    let mut args = vec![SqlArg::Int(tenant.0)];
+    if let Some(t) = channel {
+        args.push(SqlArg::Text(t.as_str().to_string()));
+    }
+    args.push(SqlArg::Text(if pattern.is_indexable() {
+        pattern.fts_phrase()
+    } else {
+        pattern.like_pattern()
+    }));
+    let count = format!("SELECT COUNT(*) FROM ({ids}) matches");
+    let n = args.len();
+    let page = format!(
+        "{ids} ORDER BY c.activity_at DESC, c.id DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let mut page_args = args.clone();
+    page_args.push(SqlArg::Int(per_page));
+    page_args.push(SqlArg::Int(0));
+    vec![
+        ("count".to_string(), count, args),
+        ("page".to_string(), page, page_args),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum SqlArg {
+    Int(i64),
+    Text(String),
+}
+
+async fn sqlite_plan(conn: &mut sqlx::SqliteConnection, sql: &str, args: &[SqlArg]) -> Vec<String> {
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+    for arg in args {
+        query = match arg {
+            SqlArg::Int(v) => query.bind(*v),
+            SqlArg::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await
+        .expect("EXPLAIN QUERY PLAN")
+        .into_iter()
+        .map(|(_, _, _, detail)| detail)
+        .collect()
+}
+
+/// Whether a plan line reads every row of `conversations` (as `c` or by name).
+fn scans_conversations(detail: &str) -> bool {
+    let mut words = detail.split_whitespace();
+    words.next() == Some("SCAN") && matches!(words.next(), Some("c" | "conversations"))
+}
+
+async fn sqlite_plans(
+    db: &TestDb,
+    tenant: TenantId,
+    pattern: &SearchPattern,
+    short: &SearchPattern,
+) {
+    let mut conn = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("open a raw SQLite connection");
+    for channel in [None, Some(ChannelType::Whatsapp)] {
+        let filter = ConversationFilter {
+            channel_type: channel,
+            search: Some(pattern.clone()),
+        };
+        let expected = db
+            .store
+            .list_conversations(
+                tenant,
+                &filter,
+                PageRequest {
+                    page: 1,
+                    per_page: 15,
+                },
+                start_time(),
+            )
+            .await
+            .expect("list conversations");
+        assert!(
+            !expected.items.is_empty() || channel.is_some(),
+            "the needle {:?} must match something",
+            pattern.needle
+        );
+        for (what, sql, args) in sqlite_search_queries(tenant, pattern, channel, 15) {
+            let context = format!(
+                "{what} query for {:?}, channel {channel:?}: {sql}",
+                pattern.needle
+            );
+            // The reproduced SQL is the store's: it gives the store's answer.
+            let mut query = sqlx::query_scalar::<_, i64>(&sql);
+            for arg in &args {
+                query = match arg {
+                    SqlArg::Int(v) => query.bind(*v),
+                    SqlArg::Text(v) => query.bind(v.clone()),
+                };
+            }
+            let got = query
+                .fetch_all(&mut conn)
+                .await
+                .expect("run the reproduced SQL");
+            if what == "count" {
+                assert_eq!(
+                    got,
+                    vec![expected.total],
+                    "{context}: count differs from the store's total"
+                );
+            } else {
+                let ids: Vec<i64> = expected.items.iter().map(|c| c.id).collect();
+                assert_eq!(got, ids, "{context}: page differs from the store's");
+            }
+
+            let plan = sqlite_plan(&mut conn, &sql, &args).await;
+            assert!(
+                plan.iter().any(|d| d.contains("conversation_search") && d.contains("VIRTUAL TABLE INDEX")),
+                "{context}: the FTS5 index must drive the search; plan: {plan:#?}"
+            );
+            assert!(
+                !plan.iter().any(|d| scans_conversations(d)),
+                "{context}: the search must not scan conversations; plan: {plan:#?}"
+            );
+        }
+    }
+
+    // Too short for trigrams: the tenant's rows are walked in list order through
+    // the activity index, never the whole table.
+    for channel in [None, Some(ChannelType::Whatsapp)] {
+        let page = sqlite_search_queries(tenant, short, channel, 15)
+            .into_iter()
+            .find(|(what, _, _)| what == "page")
+            .expect("a page query");
+        let plan = sqlite_plan(&mut conn, &page.1, &page.2).await;
+        let index = if channel.is_some() {
+            "conversations_type_activity"
+        } else {
+            "conversations_activity"
+        };
+        assert!(
+            plan.iter().any(|d| d.contains(index)),
+            "short search, channel {channel:?}: must use {index}; plan: {plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|d| scans_conversations(d)),
+            "short search, channel {channel:?}: must not scan the table; plan: {plan:#?}"
+        );
+    }
+    let _ = conn.close().await;
+}
+
+async fn postgres_plans(db: &TestDb, tenant: TenantId, pattern: &SearchPattern) {
+    let search = "SELECT c.id FROM conversations c WHERE c.tenant_id = $1 AND c.search_key LIKE $2 ESCAPE '\\'";
+    let like = pattern.like_pattern();
+    // The statement is the store's: it gives the store's answer. (On a connection of
+    // its own, closed at once, so that its index scans are counted before the count
+    // below is first read.)
+    let mut conn = sqlx::PgConnection::connect(&db.url)
+        .await
+        .expect("open a raw PostgreSQL connection");
+    let mut got: Vec<i64> = sqlx::query_scalar(search)
+        .bind(tenant.0)
+        .bind(&like)
+        .fetch_all(&mut conn)
+        .await
+        .expect("run the search statement");
+    got.sort_unstable();
+    conn.close().await.expect("close the raw connection");
+    let mut conn = sqlx::PgConnection::connect(&db.url)
+        .await
+        .expect("open a raw PostgreSQL connection");
+    let listed = db
+        .store
+        .list_conversations(
+            tenant,
+            &ConversationFilter {
+                channel_type: None,
+                search: Some(pattern.clone()),
+            },
+            PageRequest {
+                page: 1,
+                per_page: 100,
+            },
+            start_time(),
+        )
+        .await
+        .expect("list conversations");
+    let mut listed_ids: Vec<i64> = listed.items.iter().map(|c| c.id).collect();
+    listed_ids.sort_unstable();
+    assert!(
+        !got.is_empty(),
+        "the needle {:?} must match something",
+        pattern.needle
+    );
+    assert_eq!(
+        got, listed_ids,
+        "the statement must find what the store lists"
+    );
+
+    // On a table of a few hundred rows, with fresh rows still in the GIN pending
+    // list, a btree on tenant_id is estimated cheaper than the trigram index. Give
+    // both tenants a thousand more (non-matching) conversations, as a live database
+    // would have, and let VACUUM flush the pending list and gather statistics.
+    sqlx::query(
+        "WITH cu AS ( \
+             INSERT INTO customers (tenant_id, created_at, updated_at) \
+             SELECT t.id, now(), now() FROM tenants t CROSS JOIN generate_series(1, 1000) \
+             RETURNING id, tenant_id) \
+         INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, \
+             search_key, activity_at, created_at, updated_at) \
+         SELECT cu.tenant_id, ch.id, ch.type, cu.id, 'filler-' || cu.id, \
+             'filler ' || md5(cu.id::text) || chr(31) || 'filler-' || cu.id, \
+             TIMESTAMPTZ '2020-01-01 00:00:00+00', now(), now() \
+         FROM cu JOIN channels ch ON ch.tenant_id = cu.tenant_id AND ch.type = 'website'",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("insert filler conversations");
+    sqlx::raw_sql("VACUUM ANALYZE conversations")
+        .execute(&mut conn)
+        .await
+        .expect("VACUUM ANALYZE conversations");
+    // And forbid sequential scans, so the plan shows what the indexes can serve.
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut conn)
+        .await
+        .expect("SET enable_seqscan = off");
+
+    let plan = pg_plan(
+        &mut conn,
+        &format!("EXPLAIN (FORMAT TEXT) {search}"),
+        Some((tenant, &like)),
+    )
+    .await;
+    assert!(
+        plan.contains("conversations_search"),
+        "the pg_trgm GIN index must serve the search; plan:\n{plan}"
+    );
+    assert!(
+        plan.contains("tenant_id") && plan.contains("search_key ~~"),
+        "the index condition must hold both the tenant and the pattern; plan:\n{plan}"
+    );
+    assert!(
+        !plan.contains("Seq Scan"),
+        "no sequential scan; plan:\n{plan}"
+    );
+
+    sqlx::query("SET enable_sort = off")
+        .execute(&mut conn)
+        .await
+        .expect("SET enable_sort = off");
+    let page = format!(
+        "EXPLAIN SELECT c.id FROM conversations c WHERE c.tenant_id = {} \
+         ORDER BY c.activity_at DESC, c.id DESC LIMIT 15",
+        tenant.0
+    );
+    let plan = pg_plan(&mut conn, &page, None).await;
+    assert!(
+        plan.contains("conversations_activity"),
+        "the unfiltered page must come from conversations_activity; plan:\n{plan}"
+    );
+    assert!(
+        !plan.contains("Seq Scan"),
+        "no sequential scan; plan:\n{plan}"
+    );
+    assert!(
+        !plan.contains("Sort"),
+        "the index gives the order; plan:\n{plan}"
+    );
+
+    let typed = format!(
+        "EXPLAIN SELECT c.id FROM conversations c WHERE c.tenant_id = {} AND c.channel_type = 'whatsapp' \
+         ORDER BY c.activity_at DESC, c.id DESC LIMIT 15",
+        tenant.0
+    );
+    let plan = pg_plan(&mut conn, &typed, None).await;
+    assert!(
+        plan.contains("conversations_type_activity"),
+        "the page of one channel type must come from conversations_type_activity; plan:\n{plan}"
+    );
+
+    // The store's own statements, with default planner settings, use the index too:
+    // its scan counter moves when a store lists a search. The store runs on its own
+    // connection, closed afterwards so that the server publishes its statistics.
+    let scans_before = pg_search_index_scans(&mut conn).await;
+    let probe = Database::connect(&db.url, &StoreOptions { max_connections: 1 })
+        .await
+        .expect("connect a second store")
+        .into_store();
+    let (ids, total) = search_ids(probe.as_ref(), tenant, pattern).await;
+    let expected: BTreeSet<i64> = listed_ids.iter().copied().collect();
+    assert_eq!(ids, expected, "the search finds the same after VACUUM");
+    assert_eq!(total, expected.len() as i64, "search total");
+    drop(probe);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut scans_after = pg_search_index_scans(&mut conn).await;
+    while scans_after <= scans_before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        scans_after = pg_search_index_scans(&mut conn).await;
+    }
+    assert!(
+        scans_after > scans_before,
+        "the store's search must scan conversations_search (idx_scan stayed at {scans_before})"
+    );
+    let _ = conn.close().await;
+}
+
+/// Scans of `conversations_search` so far, as the statistics system reports them.
+async fn pg_search_index_scans(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *conn)
+        .await
+        .expect("clear the statistics snapshot");
+    sqlx::query_scalar::<_, i64>(
+        "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'conversations_search'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("read the index scan counter")
+}
+
+async fn pg_plan(
+    conn: &mut sqlx::PgConnection,
+    explain: &str,
+    args: Option<(TenantId, &str)>,
+) -> String {
+    let mut query = sqlx::query_scalar::<_, String>(explain);
+    if let Some((tenant, like)) = args {
+        query = query.bind(tenant.0).bind(like.to_string());
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await
+        .expect("EXPLAIN")
+        .join("\n")
+}
