@@ -35,6 +35,9 @@ pub trait Store: crate::messaging_store::MessagingStore + Send + Sync + 'static 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Closes the connection pools, waiting for connections in use to be returned.
+    async fn close(&self);
+
     // --- Operator-level records: tenants, users, memberships, tokens. These are not
     // tenant data; they decide which tenants a caller may reach.
 

@@ -307,12 +307,34 @@ async fn serve(config: Config, demo: bool) -> Result<(), CliError> {
         backend = store.backend(),
         "switchboard listening; API docs at {base_url}/docs"
     );
-    let state = AppState::new(store, clock, config)
+    let grace = config.shutdown_timeout;
+    let state = AppState::new(store.clone(), clock, config)
         .await
         .map_err(|e| CliError::new("database_error", e.to_string()))?;
-    app::serve(listener, state, app::shutdown_signal())
-        .await
-        .map_err(|e| CliError::new("server_error", e.to_string()))
+    // Stop accepting on the signal, let in-flight requests finish for at most `grace`,
+    // then close the pool (SQLite checkpoints its WAL) and exit 0.
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = app::serve(listener, state, async move {
+        app::shutdown_signal().await;
+        let _ = stopping_tx.send(());
+    });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = tokio::select! {
+        served = server => served.map_err(|e| CliError::new("server_error", e.to_string())),
+        () = deadline => {
+            tracing::warn!(timeout_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping anyway");
+            Ok(())
+        }
+    };
+    store.close().await;
+    tracing::info!("stopped");
+    served
 }
 
 async fn operator_command(config: &Config, command: Command) -> Result<Value, CliError> {

@@ -39,6 +39,8 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// How long a signed file URL stays valid.
     pub file_url_ttl_secs: i64,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take before the server stops.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             files_dir: std::path::PathBuf::from("./data/files"),
             max_upload_bytes: 50 * 1024 * 1024,
             file_url_ttl_secs: 900,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -74,6 +77,7 @@ pub struct FileConfig {
     pub files_dir: Option<PathBuf>,
     pub max_upload_bytes: Option<usize>,
     pub file_url_ttl_secs: Option<i64>,
+    pub shutdown_timeout_secs: Option<u64>,
 }
 
 /// Settings from flags and environment (clap reads both); `None` when not given.
@@ -152,6 +156,14 @@ pub struct Overrides {
         value_name = "SECONDS"
     )]
     pub file_url_ttl_secs: Option<i64>,
+    /// On SIGTERM, how long in-flight requests may still take.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS",
+        value_name = "SECONDS"
+    )]
+    pub shutdown_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +248,11 @@ impl Config {
                 .file_url_ttl_secs
                 .or(file.file_url_ttl_secs)
                 .unwrap_or(defaults.file_url_ttl_secs),
+            shutdown_timeout: overrides
+                .shutdown_timeout_secs
+                .or(file.shutdown_timeout_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.shutdown_timeout),
         };
         config.check()?;
         Ok(config)

@@ -44,6 +44,8 @@ cli_backend_tests!(
     first_run_prints_banner_once,
     demo_first_run_loads_searchable_conversations,
     request_logs_are_one_json_line_each,
+    sigterm_lets_in_flight_requests_finish_then_exits_0,
+    sigterm_stops_stalled_requests_after_the_timeout,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -1142,4 +1144,157 @@ async fn request_logs_are_one_json_line_each(backend: Backend) {
             "every log line is JSON: {l}"
         );
     }
+}
+
+/// A conversation to post messages to, on a fresh first-run server.
+async fn conversation_for(client: &reqwest::Client, banner: &Banner) -> i64 {
+    let call = |path: &str, body: Value| {
+        client
+            .post(format!("{}{path}", banner.base))
+            .bearer_auth(&banner.token)
+            .header("X-Tenant", banner.tenant.to_string())
+            .json(&body)
+            .send()
+    };
+    let channel: Value = call(
+        "/api/v1/channels",
+        json!({"type": "website", "name": "Web", "address": "example.com"}),
+    )
+    .await
+    .expect("create channel")
+    .json()
+    .await
+    .expect("channel json");
+    let conversation: Value = call(
+        "/api/v1/conversations",
+        json!({"channel_id": channel["data"]["id"], "address": "visitor-1"}),
+    )
+    .await
+    .expect("create conversation")
+    .json()
+    .await
+    .expect("conversation json");
+    conversation["data"]["id"]
+        .as_i64()
+        .expect("conversation id")
+}
+
+/// Opens a raw connection and sends a message request's headers and half its body.
+async fn half_sent_message(banner: &Banner, conversation: i64) -> (tokio::net::TcpStream, Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    let body = br#"{"message":"sent while the server was stopping"}"#.to_vec();
+    let addr = banner.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/conversations/{conversation}/messages HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {}\r\nX-Tenant: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        banner.token,
+        banner.tenant,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    stream
+        .write_all(&body[..body.len() / 2])
+        .await
+        .expect("send half the body");
+    stream.flush().await.expect("flush");
+    // Give the server time to route the request: it is now in flight.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rest = body[body.len() / 2..].to_vec();
+    (stream, rest)
+}
+
+fn sigterm(server: &Server) {
+    let pid = server.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid}");
+}
+
+async fn wait_exit(server: &mut Server, within: Duration) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = server.child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit in {within:?}: {}",
+            server.describe()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn sigterm_lets_in_flight_requests_finish_then_exits_0(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDatabase::new(backend).await;
+    let client = reqwest::Client::new();
+    let mut server = Server::start(&db.url, "127.0.0.1:0", &[]);
+    let banner = server.banner(Duration::from_secs(30)).await;
+    let conversation = conversation_for(&client, &banner).await;
+    let (mut stream, rest) = half_sent_message(&banner, conversation).await;
+    sigterm(&server);
+    // New connections are refused once the server stops accepting.
+    let addr = banner.base.trim_start_matches("http://").to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still accepting connections after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The request in flight still completes.
+    stream.write_all(&rest).await.expect("send the rest");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read response");
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let status = wait_exit(&mut server, Duration::from_secs(10)).await;
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        server.stderr()
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM messages WHERE user_id IS NOT NULL")
+            .await,
+        1,
+        "the acknowledged message is stored"
+    );
+}
+
+async fn sigterm_stops_stalled_requests_after_the_timeout(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let client = reqwest::Client::new();
+    let mut server = Server::start(&db.url, "127.0.0.1:0", &["--shutdown-timeout-secs", "1"]);
+    let banner = server.banner(Duration::from_secs(30)).await;
+    let conversation = conversation_for(&client, &banner).await;
+    // This client never sends the rest of its body.
+    let (_stalled, _rest) = half_sent_message(&banner, conversation).await;
+    let started = Instant::now();
+    sigterm(&server);
+    let status = wait_exit(&mut server, Duration::from_secs(10)).await;
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        server.stderr()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for the in-flight request first"
+    );
+    assert!(
+        server.stderr().contains("did not finish in time"),
+        "{}",
+        server.stderr()
+    );
 }

@@ -42,6 +42,10 @@ impl PgStore {
         Ok(applied(&self.pool).await.saturating_sub(before))
     }
 
+    async fn close_pools(&self) {
+        self.pool.close().await;
+    }
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }

@@ -261,6 +261,10 @@ macro_rules! impl_shared_store {
                 Ok(())
             }
 
+            async fn close(&self) {
+                self.close_pools().await;
+            }
+
             async fn create_tenant(
                 &self,
                 name: &str,

@@ -61,6 +61,12 @@ impl SqliteStore {
         Ok(applied(&self.write).await.saturating_sub(before))
     }
 
+    async fn close_pools(&self) {
+        self.read.close().await;
+        // Closing the writer checkpoints the WAL into the database file.
+        self.write.close().await;
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.read
     }
