@@ -272,10 +272,7 @@ async fn create_validation_follows_laravel(app: TestApp) {
         ),
         (
             json!([1, 2]),
-            vec![
-                ("channel_id", "The channel id field is required."),
-                ("address", "The address field is required."),
-            ],
+            vec![("body", "The request body must be a JSON object.")],
         ),
     ];
     for (body, expected) in cases {

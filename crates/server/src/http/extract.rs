@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use std::sync::Arc;
-use switchboard_core::validation::Input;
+use switchboard_core::validation::{Input, ValidationErrors};
 use switchboard_core::{Role, TenantId, UserId};
 
 /// The caller behind a valid bearer token. Set by the gate middleware.
@@ -150,7 +150,8 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryInput {
 }
 
 /// A JSON object body, read with Laravel's input rules. An empty body is an empty
-/// object (so missing fields are reported as 422, not as a parse error).
+/// object (so missing fields are reported as 422, not as a parse error); JSON that is
+/// not an object is a 422.
 pub struct JsonInput(pub Input);
 
 impl FromRequest<AppState> for JsonInput {
@@ -184,6 +185,14 @@ impl FromRequest<AppState> for JsonInput {
             ApiError::new(ErrorCode::InvalidJson)
                 .with_message(format!("The request body is not valid JSON: {e}."))
         })?;
+        // An array or a scalar is not "no fields": acting on it (say, disabling the
+        // agent indefinitely for a body of `[1]`) would do what nobody asked.
+        if !value.is_object() {
+            return Err(ApiError::validation(ValidationErrors::single(
+                "body",
+                "The request body must be a JSON object.",
+            )));
+        }
         Ok(JsonInput(Input::from_json(value)))
     }
 }
