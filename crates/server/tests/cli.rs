@@ -46,6 +46,7 @@ cli_backend_tests!(
     request_logs_are_one_json_line_each,
     sigterm_lets_in_flight_requests_finish_then_exits_0,
     sigterm_stops_stalled_requests_after_the_timeout,
+    sigkill_mid_load_loses_no_acknowledged_write,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -1297,4 +1298,196 @@ async fn sigterm_stops_stalled_requests_after_the_timeout(backend: Backend) {
         "{}",
         server.stderr()
     );
+}
+
+/// What the load generator got a 2xx for.
+#[derive(Default)]
+struct Acknowledged {
+    conversations: Vec<i64>,
+    messages: Vec<i64>,
+}
+
+async fn sigkill_mid_load_loses_no_acknowledged_write(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Server::start(&db.url, &listen, &[]);
+    let banner = server.banner(Duration::from_secs(30)).await;
+    let channel: Value = client
+        .post(format!("{}/api/v1/channels", banner.base))
+        .bearer_auth(&banner.token)
+        .header("X-Tenant", banner.tenant.to_string())
+        .json(&json!({"type": "whatsapp", "name": "WA", "address": "+905320000000"}))
+        .send()
+        .await
+        .expect("channel")
+        .json()
+        .await
+        .expect("channel json");
+    let channel_id = channel["data"]["id"].as_i64().expect("channel id");
+    let secret = channel["data"]["inbound_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+
+    // Four writers: creates, agent messages and inbound ingest, until the kill.
+    let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for worker in 0..4u64 {
+        let (client, banner_base, token, tenant, secret) = (
+            client.clone(),
+            banner.base.clone(),
+            banner.token.clone(),
+            banner.tenant,
+            secret.clone(),
+        );
+        let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                let address = format!("+90533{worker}{i:06}");
+                let created = client
+                    .post(format!("{banner_base}/api/v1/conversations"))
+                    .bearer_auth(&token)
+                    .header("X-Tenant", tenant.to_string())
+                    .json(&json!({"channel_id": channel_id, "address": address, "first_name": format!("W{worker}")}))
+                    .send()
+                    .await;
+                let Ok(created) = created else { continue };
+                if !created.status().is_success() {
+                    continue;
+                }
+                let Ok(body) = created.json::<Value>().await else { continue };
+                let Some(conversation) = body["data"]["id"].as_i64() else { continue };
+                acknowledged.lock().expect("lock").conversations.push(conversation);
+                let reply = client
+                    .post(format!("{banner_base}/api/v1/conversations/{conversation}/messages"))
+                    .bearer_auth(&token)
+                    .header("X-Tenant", tenant.to_string())
+                    .json(&json!({"message": format!("reply {i}")}))
+                    .send()
+                    .await;
+                if let Ok(reply) = reply {
+                    if reply.status().as_u16() == 201 {
+                        if let Ok(body) = reply.json::<Value>().await {
+                            if let Some(id) = body["data"]["message_id"].as_str().and_then(|s| s.parse().ok()) {
+                                acknowledged.lock().expect("lock").messages.push(id);
+                            }
+                        }
+                    }
+                }
+                let ingest = client
+                    .post(format!("{banner_base}/api/v1/channels/{channel_id}/inbound"))
+                    .header("X-Channel-Secret", &secret)
+                    .json(&json!({"address": address, "message": format!("customer {i}"), "external_id": format!("w{worker}-{i}")}))
+                    .send()
+                    .await;
+                if let Ok(ingest) = ingest {
+                    if ingest.status().as_u16() == 201 {
+                        if let Ok(body) = ingest.json::<Value>().await {
+                            if let Some(id) = body["message_id"].as_i64() {
+                                acknowledged.lock().expect("lock").messages.push(id);
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = server.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = wait_exit(&mut server, Duration::from_secs(10)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for writer in writers {
+        let _ = writer.await;
+    }
+    drop(server);
+    let (conversations, messages) = {
+        let a = acknowledged.lock().expect("lock");
+        (a.conversations.clone(), a.messages.clone())
+    };
+    assert!(
+        conversations.len() >= 4,
+        "the load made progress before the kill: {conversations:?}"
+    );
+
+    // Restart on the same database: everything acknowledged is there.
+    let mut server = Server::start(&db.url, &listen, &[]);
+    server.wait_healthy(&client, &banner.base).await;
+    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM conversations WHERE id IN ({})",
+            list(&conversations)
+        ))
+        .await,
+        conversations.len() as i64,
+        "acknowledged conversations"
+    );
+    if !messages.is_empty() {
+        assert_eq!(
+            db.scalar(&format!(
+                "SELECT COUNT(*) FROM messages WHERE id IN ({})",
+                list(&messages)
+            ))
+            .await,
+            messages.len() as i64,
+            "acknowledged messages"
+        );
+    }
+    // No half-written state.
+    for (what, sql) in [
+        (
+            "last_message_id points at a stored message of the conversation",
+            "SELECT COUNT(*) FROM conversations c WHERE c.last_message_id IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM messages m WHERE m.id = c.last_message_id AND m.conversation_id = c.id)",
+        ),
+        (
+            "unread_count matches the unread customer messages",
+            "SELECT COUNT(*) FROM conversations c WHERE c.unread_count <> \
+             (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.is_customer AND m.read_at IS NULL)",
+        ),
+        (
+            "every agent message has its outbox entry",
+            "SELECT COUNT(*) FROM messages m WHERE NOT m.is_customer AND NOT EXISTS \
+             (SELECT 1 FROM message_outbox o WHERE o.message_id = m.id)",
+        ),
+        (
+            "the counters match the rows",
+            "SELECT ABS((SELECT COUNT(*) FROM conversations) - (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM conversation_counts))",
+        ),
+    ] {
+        assert_eq!(db.scalar(sql).await, 0, "{what}");
+    }
+    let page = list_page(&client, &banner).await;
+    assert_eq!(
+        total(&page) as i64,
+        db.scalar("SELECT COUNT(*) FROM conversations").await,
+        "{page}"
+    );
+    if backend == Backend::Sqlite {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+            .await
+            .expect("connect");
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut conn)
+            .await
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+    }
+}
+
+async fn list_page(client: &reqwest::Client, banner: &Banner) -> Value {
+    list(client, &banner.base, &banner.token, banner.tenant, "").await
 }
