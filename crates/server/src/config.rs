@@ -41,6 +41,10 @@ pub struct Config {
     pub file_url_ttl_secs: i64,
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the server stops.
     pub shutdown_timeout: Duration,
+    /// Connections served at once; more wait in the accept backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Config {
@@ -58,6 +62,8 @@ impl Default for Config {
             max_upload_bytes: 50 * 1024 * 1024,
             file_url_ttl_secs: 900,
             shutdown_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,6 +84,8 @@ pub struct FileConfig {
     pub max_upload_bytes: Option<usize>,
     pub file_url_ttl_secs: Option<i64>,
     pub shutdown_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 /// Settings from flags and environment (clap reads both); `None` when not given.
@@ -164,6 +172,22 @@ pub struct Overrides {
         value_name = "SECONDS"
     )]
     pub shutdown_timeout_secs: Option<u64>,
+    /// Connections served at once; more wait in the accept backlog.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub max_connections: Option<usize>,
+    /// How long a client may take to send a request's headers.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_HEADER_READ_TIMEOUT_SECS",
+        value_name = "SECONDS"
+    )]
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +277,15 @@ impl Config {
                 .or(file.shutdown_timeout_secs)
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.shutdown_timeout),
+            max_connections: overrides
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.max_connections),
+            header_read_timeout: overrides
+                .header_read_timeout_secs
+                .or(file.header_read_timeout_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.header_read_timeout),
         };
         config.check()?;
         Ok(config)
@@ -269,6 +302,16 @@ impl Config {
         if self.max_body_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "max body bytes must be at least 1".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max connections must be at least 1".into(),
+            ));
+        }
+        if self.header_read_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "header read timeout must be at least 1 second".into(),
             ));
         }
         if self.file_url_ttl_secs < 1 {

@@ -583,6 +583,69 @@ mod limits {
         );
     }
 
+    /// A client that never finishes its headers is disconnected; others are served.
+    async fn slow_headers_are_cut_off(backend: Backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app = TestApp::spawn_with(backend, |c| {
+            c.header_read_timeout = std::time::Duration::from_secs(1)
+        })
+        .await;
+        let addr = app.base.trim_start_matches("http://").to_string();
+        let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        // The server answers (408) or closes; either way the read ends, well before 30 s.
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(30), slow.read(&mut buf)).await;
+        assert!(
+            read.is_ok(),
+            "a connection stalled in its headers was not cut off"
+        );
+        let ok = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+
+    /// Over the connection cap, a client waits until a slot frees.
+    async fn connections_beyond_the_cap_wait(backend: Backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app = TestApp::spawn_with(backend, |c| c.max_connections = 2).await;
+        let addr = app.base.trim_start_matches("http://").to_string();
+        let holders = [
+            tokio::net::TcpStream::connect(&addr).await.unwrap(),
+            tokio::net::TcpStream::connect(&addr).await.unwrap(),
+        ];
+        let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        third
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(500), third.read(&mut buf)).await;
+        assert!(
+            early.is_err(),
+            "the third connection was served while two held the slots"
+        );
+        drop(holders);
+        let n = tokio::time::timeout(std::time::Duration::from_secs(30), third.read(&mut buf))
+            .await
+            .expect("served once a slot freed")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_slow_headers() {
+        slow_headers_are_cut_off(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_connection_cap() {
+        connections_beyond_the_cap_wait(Backend::Sqlite).await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_rate_limit() {
         rate_limit_headers_and_429(Backend::Sqlite).await
