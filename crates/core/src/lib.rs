@@ -3,6 +3,7 @@
 //! HTTP or SQL, so the rules live in one place and both backends share them.
 
 pub mod address;
+pub mod auth_store;
 pub mod clock;
 pub mod files;
 pub mod messaging_store;
@@ -12,6 +13,7 @@ pub mod service;
 pub mod store;
 pub mod validation;
 
+pub use auth_store::AuthStore;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use messaging_store::MessagingStore;
 pub use model::*;

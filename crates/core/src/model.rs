@@ -490,7 +490,8 @@ pub struct NewMessage {
 /// An agent's outbound message, as the send endpoints build it.
 #[derive(Debug, Clone)]
 pub struct OutboundMessage {
-    pub user_id: UserId,
+    /// `None` when an OAuth client acts for itself.
+    pub user_id: Option<UserId>,
     pub user_name: String,
     pub message_type: String,
     pub body: Option<String>,
@@ -501,6 +502,8 @@ pub struct OutboundMessage {
 /// An `Idempotency-Key` with what identifies the request it was first used for.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
+    /// The acting user; `UserId(0)` for OAuth clients acting for themselves, which
+    /// share one key space per tenant.
     pub user_id: UserId,
     pub key: String,
     /// Digest of the request: a key reused for a different request is refused.

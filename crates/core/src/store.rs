@@ -28,7 +28,9 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
-pub trait Store: crate::messaging_store::MessagingStore + Send + Sync + 'static {
+pub trait Store:
+    crate::messaging_store::MessagingStore + crate::auth_store::AuthStore + Send + Sync + 'static
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

@@ -3,6 +3,8 @@
 use crate::config::Config;
 use crate::files::{LocalFiles, UrlSigner};
 use crate::http::rate_limit::RateLimiter;
+use crate::oauth::cache::TokenCache;
+use crate::oauth::throttle::LoginThrottle;
 use axum::http::{header, HeaderMap};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +36,10 @@ pub struct Shared {
     pub inbound: Inbound,
     pub files: Arc<dyn FileStore>,
     pub signer: UrlSigner,
+    /// Checked bearer tokens; every revocation path invalidates it.
+    pub token_cache: TokenCache,
+    /// Failed sign-ins on the authorization pages, per account and per IP.
+    pub login_throttle: LoginThrottle,
 }
 
 impl Deref for AppState {
@@ -68,6 +74,8 @@ impl AppState {
                 files: Arc::new(LocalFiles::new(config.files_dir.clone())),
                 signer: UrlSigner::new(signing_key.as_bytes(), config.file_url_ttl_secs),
                 limiter: RateLimiter::new(config.rate_limit_per_minute),
+                token_cache: TokenCache::default(),
+                login_throttle: LoginThrottle::default(),
                 store,
                 clock,
                 config,

@@ -51,6 +51,30 @@ pub enum Command {
     /// Manage personal access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage OAuth clients (applications).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register an OAuth client of a tenant. Prints its client_id and, for a
+    /// confidential client, its client_secret, shown only this once.
+    Create {
+        #[arg(long)]
+        tenant: i64,
+        #[arg(long)]
+        name: String,
+        /// An exact redirect URI; repeat for several.
+        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        redirect_uri: Vec<String>,
+        /// A public client (browser or mobile app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Scopes the client may ask for (space-separated, or repeated).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,21 +137,7 @@ pub enum TokenCommand {
     },
 }
 
-/// Every scope a token may carry.
-pub const KNOWN_SCOPES: &[&str] = &[
-    "read",
-    "write",
-    "conversations:read",
-    "conversations:write",
-    "messages:read",
-    "messages:write",
-    "customers:read",
-    "customers:write",
-    "channels:read",
-    "channels:write",
-    "blacklists:read",
-    "blacklists:write",
-];
+pub use crate::oauth::scopes::KNOWN_SCOPES;
 
 /// A command failure: printed as one JSON object.
 #[derive(Debug)]
@@ -511,6 +521,74 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
             )
             .await?;
             Ok(json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in}))
+        }
+        Command::Client(ClientCommand::Create {
+            tenant,
+            name,
+            redirect_uri,
+            public,
+            scope,
+        }) => {
+            let mut scopes: Vec<String> = scope
+                .iter()
+                .flat_map(|s| s.split_whitespace())
+                .map(str::to_string)
+                .collect();
+            if scope.is_empty() {
+                scopes = ["read", "write"].map(String::from).to_vec();
+            }
+            if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+                return Err(CliError::new(
+                    "invalid_scope",
+                    format!("unknown scope {unknown:?}"),
+                ));
+            }
+            let spec = crate::oauth::clients::ClientSpec {
+                name,
+                redirect_uris: redirect_uri
+                    .into_iter()
+                    .map(|u| u.trim().to_string())
+                    .collect(),
+                public,
+                scopes,
+            };
+            if let Err(errors) = crate::oauth::clients::validate(&spec) {
+                let (field, message) = &errors[0];
+                return Err(CliError::new(
+                    "invalid_argument",
+                    format!(
+                        "--{}: {message}",
+                        field.replace('_', "-").trim_end_matches('s')
+                    ),
+                ));
+            }
+            let store = open(config).await?;
+            store
+                .get_tenant(TenantId(tenant))
+                .await?
+                .ok_or_else(|| CliError::new("not_found", format!("tenant {tenant} not found")))?;
+            let (client, secret) =
+                crate::oauth::clients::register(store.as_ref(), &clock, TenantId(tenant), spec)
+                    .await
+                    .map_err(|e| match e {
+                        crate::oauth::clients::RegisterError::Invalid(errors) => CliError::new(
+                            "invalid_argument",
+                            errors.first().map(|(_, m)| m.clone()).unwrap_or_default(),
+                        ),
+                        crate::oauth::clients::RegisterError::Store(e) => e.into(),
+                    })?;
+            let mut out = json!({
+                "client_id": client.client_id,
+                "name": client.name,
+                "tenant_id": client.tenant_id.0,
+                "public": client.is_public(),
+                "redirect_uris": client.redirect_uris,
+                "scopes": client.scopes,
+            });
+            if let Some(secret) = secret {
+                out["client_secret"] = json!(secret);
+            }
+            Ok(out)
         }
         Command::Serve { .. } => Err(CliError::new(
             "invalid_argument",

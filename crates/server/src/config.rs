@@ -45,6 +45,10 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Duration,
+    /// Lifetime of OAuth access tokens, in seconds.
+    pub access_token_ttl_secs: i64,
+    /// Lifetime of OAuth refresh tokens, in seconds (each rotation starts a new one).
+    pub refresh_token_ttl_secs: i64,
 }
 
 impl Default for Config {
@@ -64,6 +68,8 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(30),
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
+            access_token_ttl_secs: 3600,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct FileConfig {
     pub shutdown_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub header_read_timeout_secs: Option<u64>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_token_ttl_secs: Option<i64>,
 }
 
 /// Settings from flags and environment (clap reads both); `None` when not given.
@@ -188,6 +196,22 @@ pub struct Overrides {
         value_name = "SECONDS"
     )]
     pub header_read_timeout_secs: Option<u64>,
+    /// Lifetime of OAuth access tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_ACCESS_TOKEN_TTL_SECS",
+        value_name = "SECONDS"
+    )]
+    pub access_token_ttl_secs: Option<i64>,
+    /// Lifetime of OAuth refresh tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_REFRESH_TOKEN_TTL_SECS",
+        value_name = "SECONDS"
+    )]
+    pub refresh_token_ttl_secs: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -286,6 +310,14 @@ impl Config {
                 .or(file.header_read_timeout_secs)
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.header_read_timeout),
+            access_token_ttl_secs: overrides
+                .access_token_ttl_secs
+                .or(file.access_token_ttl_secs)
+                .unwrap_or(defaults.access_token_ttl_secs),
+            refresh_token_ttl_secs: overrides
+                .refresh_token_ttl_secs
+                .or(file.refresh_token_ttl_secs)
+                .unwrap_or(defaults.refresh_token_ttl_secs),
         };
         config.check()?;
         Ok(config)
@@ -317,6 +349,16 @@ impl Config {
         if self.file_url_ttl_secs < 1 {
             return Err(ConfigError::Invalid(
                 "file URL lifetime must be at least 1 second".into(),
+            ));
+        }
+        // A refresh token must outlive the access token it replaces; ten years is
+        // far beyond any sensible setting and keeps timestamps in range.
+        const MAX_TTL: i64 = 10 * 365 * 24 * 3600;
+        if !(1..=MAX_TTL).contains(&self.access_token_ttl_secs)
+            || !(1..=MAX_TTL).contains(&self.refresh_token_ttl_secs)
+        {
+            return Err(ConfigError::Invalid(
+                "token lifetimes must be between 1 second and 10 years".into(),
             ));
         }
         if self.request_timeout.is_zero() {

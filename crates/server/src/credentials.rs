@@ -12,6 +12,32 @@ use sha2::{Digest, Sha256};
 /// Prefix of personal access tokens, so leaked tokens are recognisable by scanners.
 pub const PERSONAL_TOKEN_PREFIX: &str = "sbp_";
 
+/// Prefixes of the OAuth secrets, so that each kind is recognisable (and routed to
+/// its own table without a second lookup).
+pub const OAUTH_ACCESS_PREFIX: &str = "sbo_";
+pub const OAUTH_REFRESH_PREFIX: &str = "sbr_";
+pub const OAUTH_CODE_PREFIX: &str = "sba_";
+pub const CLIENT_SECRET_PREFIX: &str = "sbs_";
+pub const CLIENT_ID_PREFIX: &str = "sbcl_";
+
+/// Equality that takes the same time wherever the inputs differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// PKCE S256: BASE64URL(SHA-256(verifier)) without padding (RFC 7636, 4.2).
+pub fn pkce_s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// A public client identifier: 128 random bits, not a secret but not guessable.
+pub fn new_client_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{CLIENT_ID_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// 256 random bits, URL-safe, with a prefix naming the kind of secret.
 pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
@@ -62,6 +88,17 @@ mod tests {
         assert_eq!(a.len(), 4 + 43);
         assert_eq!(secret_hash(&a).len(), 64);
         assert_ne!(secret_hash(&a), secret_hash(&b));
+    }
+
+    #[test]
+    fn pkce_matches_rfc7636_appendix_b() {
+        assert_eq!(
+            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
     }
 
     #[test]

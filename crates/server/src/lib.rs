@@ -7,3 +7,4 @@ pub mod config;
 pub mod credentials;
 pub mod files;
 pub mod http;
+pub mod oauth;

@@ -8,6 +8,8 @@ mod rows;
 mod shared;
 #[macro_use]
 mod messaging_shared;
+#[macro_use]
+mod auth_shared;
 mod postgres;
 mod sqlite;
 

@@ -280,7 +280,7 @@ macro_rules! impl_messaging_store {
                     )
                     .bind(tenant.0)
                     .bind(conversation_id)
-                    .bind(message.user_id.0)
+                    .bind(message.user_id.map(|u| u.0))
                     .bind(&message.user_name)
                     .bind(&message.message_type)
                     .bind(&message.body)

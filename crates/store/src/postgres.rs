@@ -84,3 +84,4 @@ async fn applied(pool: &PgPool) -> usize {
 
 impl_shared_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
 impl_messaging_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
+impl_auth_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);

@@ -123,3 +123,4 @@ async fn applied(pool: &SqlitePool) -> usize {
 
 impl_shared_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 impl_messaging_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+impl_auth_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);

@@ -11,10 +11,11 @@ use std::sync::Arc;
 pub const MESSAGE_MAX: usize = 5000;
 pub const MAX_DISABLE_MINUTES: i64 = 525_600;
 
-/// The user acting through the API.
+/// Who acts through the API: a user, or an OAuth client acting for itself
+/// (client_credentials), which has a name but no user.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub user_id: UserId,
+    pub user_id: Option<UserId>,
     pub name: String,
 }
 
@@ -246,7 +247,7 @@ impl Messages {
             expires_at: minutes.map(|m| now + Duration::minutes(m)),
             disabled_by_user_name: Some(actor.name.clone()),
         };
-        self.set_agent(tenant, conversation_id, switch, Some(actor.user_id), now)
+        self.set_agent(tenant, conversation_id, switch, actor.user_id, now)
             .await
     }
 

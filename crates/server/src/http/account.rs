@@ -7,6 +7,7 @@ use crate::app::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
+use switchboard_core::{Membership, Role};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,10 +41,26 @@ pub async fn tenants(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<AccountTenants>, ApiError> {
-    let memberships = state.store.list_memberships(caller.user_id).await?;
+    let memberships = match (caller.user(), caller.tenant) {
+        (Some(user), _) => state.store.list_memberships(user).await?,
+        // A client acting for itself is in its own tenant, as an agent.
+        (None, Some(tenant)) => state
+            .store
+            .get_tenant(tenant)
+            .await?
+            .map(|tenant| Membership {
+                tenant,
+                role: Role::Agent,
+            })
+            .into_iter()
+            .collect(),
+        (None, None) => Vec::new(),
+    };
     Ok(Json(AccountTenants {
         data: memberships
             .into_iter()
+            // An OAuth token reaches its client's tenant only.
+            .filter(|m| caller.tenant.is_none_or(|t| t == m.tenant.id))
             .map(|m| AccountTenant {
                 id: m.tenant.id.0,
                 name: m.tenant.name,

@@ -14,16 +14,31 @@ use switchboard_core::{Role, TenantId, UserId};
 /// The caller behind a valid bearer token. Set by the gate middleware.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The token's user. A client_credentials token has none: it is `UserId(0)`,
+    /// which is no user, and `client_only` is set; use `user()` where it matters.
     pub user_id: UserId,
+    /// Id of the token in its table (personal or OAuth, see `client`).
     pub token_id: i64,
     pub scopes: Arc<[String]>,
+    /// Public id of the OAuth client the token was issued to; `None` for personal
+    /// access tokens.
+    pub client: Option<Arc<str>>,
+    /// The only tenant the token reaches (OAuth tokens: their client's tenant);
+    /// `None`: every tenant the user belongs to.
+    pub tenant: Option<TenantId>,
+    /// A client_credentials token: the client acts for itself, with the agent role.
+    pub client_only: bool,
 }
 
 impl Caller {
     /// `conversations:read` is granted by itself or by the `read` umbrella.
     pub fn has_scope(&self, needed: &str) -> bool {
-        let umbrella = needed.rsplit(':').next().unwrap_or(needed);
-        self.scopes.iter().any(|s| s == needed || s == umbrella)
+        crate::oauth::scopes::grants(&self.scopes, needed)
+    }
+
+    /// The user the token acts for; `None` for client_credentials tokens.
+    pub fn user(&self) -> Option<UserId> {
+        (!self.client_only).then_some(self.user_id)
     }
 
     pub fn require_scope(&self, needed: &str) -> Result<(), ApiError> {
@@ -78,12 +93,19 @@ impl FromRequestParts<AppState> for TenantScope {
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let tenant = tenant_header(&parts.headers)?;
+        // An OAuth token reaches its client's tenant only.
+        if caller.tenant.is_some_and(|only| only != tenant) {
+            return Err(ApiError::new(ErrorCode::TenantForbidden));
+        }
         // Not a member and no such tenant look the same: never reveal which.
-        let role = state
-            .store
-            .membership(tenant, caller.user_id)
-            .await?
-            .ok_or(ApiError::new(ErrorCode::TenantForbidden))?;
+        let role = match caller.user() {
+            Some(user) => state
+                .store
+                .membership(tenant, user)
+                .await?
+                .ok_or(ApiError::new(ErrorCode::TenantForbidden))?,
+            None => Role::Agent,
+        };
         Ok(TenantScope {
             tenant,
             role,
@@ -264,6 +286,9 @@ mod tests {
             user_id: UserId(1),
             token_id: 1,
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            client: None,
+            tenant: None,
+            client_only: false,
         }
     }
 

@@ -10,21 +10,38 @@ use axum::Json;
 use sha2::{Digest, Sha256};
 use switchboard_core::service::{Actor, Messages, SendRequest};
 use switchboard_core::validation::{Input, ValidationErrors};
-use switchboard_core::{FileRef, IdempotencyKey, Message, Role};
+use switchboard_core::{FileRef, IdempotencyKey, Message, Role, UserId};
 
 pub const READ_SCOPE: &str = "messages:read";
 pub const WRITE_SCOPE: &str = "messages:write";
 
-/// The acting user (for `user_name`, `edited_by_user_name`, ...).
+/// Who acts (for `user_name`, `edited_by_user_name`, ...): the token's user, or, for a
+/// client_credentials token, the OAuth client under its own name.
 pub async fn actor(state: &AppState, scope: &TenantScope) -> Result<Actor, ApiError> {
-    let user = state
+    if let Some(user_id) = scope.caller.user() {
+        let user = state
+            .store
+            .get_user(user_id)
+            .await?
+            .ok_or(ApiError::new(ErrorCode::Unauthenticated))?;
+        return Ok(Actor {
+            user_id: Some(user.id),
+            name: user.name,
+        });
+    }
+    let client_id = scope
+        .caller
+        .client
+        .as_deref()
+        .ok_or(ApiError::new(ErrorCode::Unauthenticated))?;
+    let client = state
         .store
-        .get_user(scope.caller.user_id)
+        .find_oauth_client(client_id)
         .await?
         .ok_or(ApiError::new(ErrorCode::Unauthenticated))?;
     Ok(Actor {
-        user_id: user.id,
-        name: user.name,
+        user_id: None,
+        name: client.name,
     })
 }
 
@@ -107,7 +124,7 @@ fn idempotency_key(
             ))
         })?;
     Ok(Some(IdempotencyKey {
-        user_id: actor.user_id,
+        user_id: actor.user_id.unwrap_or(UserId(0)),
         key: key.to_string(),
         fingerprint: hex::encode(request_digest),
     }))

@@ -5,13 +5,14 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::{Authentication, Caller};
 use super::rate_limit::{Decision, RateKey};
 use crate::app::AppState;
-use crate::credentials::secret_hash;
+use crate::credentials::{secret_hash, OAUTH_ACCESS_PREFIX};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
+use switchboard_core::UserId;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -65,17 +66,21 @@ fn is_acceptable_request_id(value: &HeaderValue) -> bool {
 /// headers to whatever the route answers. Routes decide whether they need a caller
 /// (the `Caller` extractor), so unknown routes still answer 404, not 401.
 pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    // Health checks and the docs are not the API: no token, no limit. Inbound ingest
-    // is authenticated by the channel's secret, and connectors deliver in bursts from
-    // few addresses, so it is not counted against a per-IP limit either.
+    // Health checks and the docs are not the API: no token, no limit. The OAuth
+    // endpoints are limited like the API (per client IP: they take no bearer token).
+    // Inbound ingest is authenticated by the channel's secret, and connectors deliver
+    // in bursts from few addresses, so it is not counted against a per-IP limit.
     let path = req.uri().path();
-    if !path.starts_with("/api/v1/")
+    if !(path.starts_with("/api/v1/") || path.starts_with("/oauth/"))
         || (path.starts_with("/api/v1/channels/") && path.ends_with("/inbound"))
     {
         return next.run(req).await;
     }
     let authentication = authenticate(&state, req.headers()).await;
     let key = match &authentication {
+        Authentication::Authenticated(caller) if caller.client.is_some() => {
+            RateKey::OAuthToken(caller.token_id)
+        }
         Authentication::Authenticated(caller) => RateKey::Token(caller.token_id),
         _ => RateKey::Ip(client_ip(&req)),
     };
@@ -112,15 +117,50 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authentication {
     let Some(token) = bearer_token(headers) else {
         return Authentication::Unauthenticated;
     };
-    match state.store.find_access_token(&secret_hash(token)).await {
-        Ok(Some(record)) if record.is_usable_at(state.clock.now()) => {
-            Authentication::Authenticated(Caller {
-                user_id: record.user_id,
-                token_id: record.id,
-                scopes: record.scopes.into(),
+    let hash = secret_hash(token);
+    let now = state.clock.now();
+    if let Some(caller) = state.token_cache.get(&hash, now) {
+        return Authentication::Authenticated(caller);
+    }
+    let found = if token.starts_with(OAUTH_ACCESS_PREFIX) {
+        state
+            .store
+            .find_oauth_access_token(&hash)
+            .await
+            .map(|record| {
+                record.filter(|r| r.is_usable_at(now)).map(|r| {
+                    let caller = Caller {
+                        user_id: r.user_id.unwrap_or(UserId(0)),
+                        token_id: r.id,
+                        scopes: r.scopes.into(),
+                        client: Some(r.client_public_id.into()),
+                        tenant: Some(r.tenant_id),
+                        client_only: r.user_id.is_none(),
+                    };
+                    (caller, Some(r.expires_at))
+                })
             })
+    } else {
+        state.store.find_access_token(&hash).await.map(|record| {
+            record.filter(|r| r.is_usable_at(now)).map(|r| {
+                let caller = Caller {
+                    user_id: r.user_id,
+                    token_id: r.id,
+                    scopes: r.scopes.into(),
+                    client: None,
+                    tenant: None,
+                    client_only: false,
+                };
+                (caller, r.expires_at)
+            })
+        })
+    };
+    match found {
+        Ok(Some((caller, expires_at))) => {
+            state.token_cache.put(hash, caller.clone(), expires_at, now);
+            Authentication::Authenticated(caller)
         }
-        Ok(_) => Authentication::Unauthenticated,
+        Ok(None) => Authentication::Unauthenticated,
         Err(e) => {
             tracing::error!(error = %e, "token lookup failed");
             Authentication::Unavailable

@@ -10,12 +10,16 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod members;
 pub mod messages;
 pub mod middleware;
+pub mod oauth;
+pub mod oauth_clients;
 pub mod openapi;
 pub mod pagination;
 pub mod rate_limit;
 pub mod resources;
+pub mod roles;
 
 use crate::app::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -78,9 +82,35 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/files/{*key}", get(files::download))
         .route("/account/tenants", get(account::tenants))
+        .route(
+            "/oauth/clients",
+            get(oauth_clients::list).post(oauth_clients::create),
+        )
+        .route("/members", get(members::list))
+        .route(
+            "/members/{id}",
+            axum::routing::put(members::update).delete(members::remove),
+        )
+        .route(
+            "/oauth/clients/{client_id}",
+            axum::routing::delete(oauth_clients::delete),
+        )
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize::show).post(oauth::authorize::decide),
+        )
+        .route("/oauth/login", post(oauth::authorize::login))
+        .route("/oauth/logout", post(oauth::authorize::logout))
+        .route("/oauth/token", post(oauth::token::token))
+        .route("/oauth/revoke", post(oauth::endpoints::revoke))
+        .route("/oauth/introspect", post(oauth::endpoints::introspect))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata::metadata),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(SwaggerUi::new("/docs").url("/api/openapi.json", openapi::ApiDoc::openapi()))

@@ -41,6 +41,16 @@ use utoipa::{Modify, OpenApi};
         super::customers::update,
         super::account::tenants,
         super::files::download,
+        super::oauth_clients::list,
+        super::oauth_clients::create,
+        super::oauth_clients::delete,
+        super::members::list,
+        super::members::update,
+        super::members::remove,
+        super::oauth::token::token,
+        super::oauth::endpoints::revoke,
+        super::oauth::endpoints::introspect,
+        super::oauth::metadata::metadata,
     ),
     components(schemas(super::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -51,7 +61,10 @@ use utoipa::{Modify, OpenApi};
         (name = "Blacklists", description = "Customers blocked on a channel."),
         (name = "Channels", description = "The tenant's channels and inbound ingest."),
         (name = "Customers", description = "The people a tenant talks to."),
-        (name = "Account", description = "The caller's own account.")
+                (name = "Account", description = "The caller's own account."),
+        (name = "OAuth clients", description = "The tenant's OAuth applications (admins and owners)."),
+        (name = "Members", description = "The tenant's members and their roles (admins and owners)."),
+        (name = "OAuth", description = "The authorization server: /oauth/authorize (HTML pages), token, revoke, introspect.")
     )
 )]
 pub struct ApiDoc;

@@ -16,6 +16,7 @@ const SWEEP_EVERY: u32 = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RateKey {
     Token(i64),
+    OAuthToken(i64),
     Ip(IpAddr),
 }
 
