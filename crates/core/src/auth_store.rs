@@ -233,6 +233,11 @@ pub trait AuthStore: Send + Sync + 'static {
     /// Revokes one access token.
     async fn revoke_oauth_access_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
 
+    /// A number that moves whenever any access token (personal or OAuth) is revoked,
+    /// expired early or deleted, by any process: a server watches it to drop its
+    /// cache of checked tokens.
+    async fn revocation_serial(&self) -> StoreResult<i64>;
+
     /// Opens a signed-in session; expired sessions are swept on the way.
     async fn create_oauth_session(
         &self,

@@ -79,6 +79,13 @@ pub trait Store:
     /// The token whose SHA-256 (hex) is `token_hash`, revoked or not.
     async fn find_access_token(&self, token_hash: &str) -> StoreResult<Option<AccessToken>>;
 
+    /// A user's personal access tokens, revoked and expired ones included, oldest first.
+    async fn list_access_tokens(&self, user: UserId) -> StoreResult<Vec<AccessToken>>;
+
+    /// Revokes a personal access token: `true` if this call revoked it, `false` if it
+    /// was revoked already; `NotFound` when there is no such token.
+    async fn revoke_access_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+
     // --- Tenant data.
 
     async fn create_channel(

@@ -122,6 +122,8 @@ pub async fn serve(
     use tower::ServiceExt;
 
     let header_timeout = state.config.header_read_timeout;
+    let revocations = tokio::spawn(crate::oauth::cache::watch_revocations(state.clone()));
+    let _stop_watching = AbortOnDrop(revocations);
     let slots = Arc::new(tokio::sync::Semaphore::new(
         state.config.max_connections.max(1),
     ));
@@ -178,6 +180,15 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Stops a background task when the server that started it stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -6,6 +6,7 @@ use crate::app::{self, AppState};
 use crate::bootstrap;
 use crate::config::{Config, LogFormat, Overrides};
 use crate::credentials::{hash_password, new_secret, secret_hash};
+use crate::http::resources::timestamp;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -134,6 +135,21 @@ pub enum TokenCommand {
         /// Lifetime in seconds (default one year).
         #[arg(long, value_name = "SECONDS", default_value_t = bootstrap::PERSONAL_TOKEN_LIFETIME_SECS)]
         expires_in: i64,
+    },
+    /// List a user's personal access tokens (never their values).
+    List {
+        #[arg(long)]
+        user: i64,
+    },
+    /// Revoke a personal access token, by id (from `token list`) or by its value.
+    /// A running server stops accepting it within a second.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "token"])))]
+    Revoke {
+        #[arg(long)]
+        id: Option<i64>,
+        /// The token itself (`sbp_...`).
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
     },
 }
 
@@ -521,6 +537,48 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
             )
             .await?;
             Ok(json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in}))
+        }
+        Command::Token(TokenCommand::List { user }) => {
+            let store = open(config).await?;
+            store
+                .get_user(UserId(user))
+                .await?
+                .ok_or_else(|| CliError::new("not_found", format!("user {user} not found")))?;
+            let now = clock.now();
+            let tokens: Vec<Value> = store
+                .list_access_tokens(UserId(user))
+                .await?
+                .into_iter()
+                .map(|t| {
+                    let stamp = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(timestamp);
+                    json!({
+                        "id": t.id,
+                        "name": t.name,
+                        "scopes": t.scopes,
+                        "created_at": timestamp(t.created_at),
+                        "expires_at": stamp(t.expires_at),
+                        "revoked_at": stamp(t.revoked_at),
+                        "active": t.is_usable_at(now),
+                    })
+                })
+                .collect();
+            Ok(json!({"user_id": user, "tokens": tokens}))
+        }
+        Command::Token(TokenCommand::Revoke { id, token }) => {
+            let store = open(config).await?;
+            let id = match (id, token) {
+                (Some(id), _) => id,
+                (None, token) => {
+                    let token = token.unwrap_or_default();
+                    store
+                        .find_access_token(&secret_hash(token.trim()))
+                        .await?
+                        .ok_or(StoreError::NotFound("access token"))?
+                        .id
+                }
+            };
+            let newly = store.revoke_access_token(id, clock.now()).await?;
+            Ok(json!({"id": id, "revoked": true, "already_revoked": !newly}))
         }
         Command::Client(ClientCommand::Create {
             tenant,

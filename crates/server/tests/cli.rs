@@ -47,6 +47,7 @@ cli_backend_tests!(
     sigterm_lets_in_flight_requests_finish_then_exits_0,
     sigterm_stops_stalled_requests_after_the_timeout,
     sigkill_mid_load_loses_no_acknowledged_write,
+    token_revoked_by_the_cli_stops_working_on_a_running_server,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -1490,4 +1491,92 @@ async fn sigkill_mid_load_loses_no_acknowledged_write(backend: Backend) {
 
 async fn list_page(client: &reqwest::Client, banner: &Banner) -> Value {
     list(client, &banner.base, &banner.token, banner.tenant, "").await
+}
+
+/// `token list` and `token revoke` run in another process than the server, which
+/// caches checked tokens: the revocation must still reach it promptly.
+async fn token_revoked_by_the_cli_stops_working_on_a_running_server(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let client = reqwest::Client::new();
+    let mut server = Server::start(&db.url, "127.0.0.1:0", &[]);
+    let banner = server.banner(Duration::from_secs(30)).await;
+    server.wait_healthy(&client, &banner.base).await;
+    let url = format!("{}/api/v1/conversations", banner.base);
+
+    // The banner's token belongs to user 1; make a second one to revoke by value.
+    let second = ok(
+        &db.url,
+        &["token", "create", "--user", "1", "--scope", "read"],
+    )
+    .await;
+    let second = second["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
+    let listed = ok(&db.url, &["token", "list", "--user", "1"]).await;
+    let tokens = listed["tokens"].as_array().expect("tokens array");
+    assert_eq!(tokens.len(), 2, "{listed}");
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t["active"] == true && t["revoked_at"].is_null()),
+        "{listed}"
+    );
+    assert!(
+        !listed.to_string().contains("sbp_"),
+        "token values are never listed: {listed}"
+    );
+    let first_id = tokens[0]["id"].as_i64().expect("id");
+
+    // Both work, and are now in the server's token cache.
+    for token in [&banner.token, &second] {
+        let (status, body) = get(&client, &url, token, Some(banner.tenant)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let revoked = ok(&db.url, &["token", "revoke", "--id", &first_id.to_string()]).await;
+    assert_eq!(
+        revoked,
+        json!({"id": first_id, "revoked": true, "already_revoked": false})
+    );
+    let again = ok(&db.url, &["token", "revoke", "--id", &first_id.to_string()]).await;
+    assert_eq!(again["already_revoked"], true, "{again}");
+    let by_value = ok(&db.url, &["token", "revoke", "--token", &second]).await;
+    assert_eq!(by_value["revoked"], true, "{by_value}");
+    let missing = fail(&db.url, &["token", "revoke", "--id", "999999"]).await;
+    assert_eq!(missing["error"], "not_found", "{missing}");
+    let neither = run(
+        &[("SWITCHBOARD_DATABASE_URL", db.url.as_str())],
+        &["token", "revoke"],
+    )
+    .await;
+    assert!(!neither.status.success(), "revoke needs --id or --token");
+
+    // The server polls for revocations every second; allow generous slack on a
+    // loaded CI machine, but the cache's own 30 s lifetime must not be what ends it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for token in [&banner.token, &second] {
+        loop {
+            let (status, body) = get(&client, &url, token, Some(banner.tenant)).await;
+            if status == 401 {
+                assert_eq!(body["error"], "unauthenticated", "{body}");
+                break;
+            }
+            assert_eq!(status, 200, "{body}");
+            assert!(
+                Instant::now() < deadline,
+                "a token revoked by the CLI still works on the running server"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let listed = ok(&db.url, &["token", "list", "--user", "1"]).await;
+    assert!(
+        listed["tokens"]
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .all(|t| t["active"] == false && t["revoked_at"].is_string()),
+        "{listed}"
+    );
 }

@@ -564,6 +564,13 @@ macro_rules! impl_auth_store {
                 Ok(())
             }
 
+            async fn revocation_serial(&self) -> switchboard_core::store::StoreResult<i64> {
+                sqlx::query_scalar::<$db, i64>("SELECT serial FROM revocation_serial WHERE id = 1")
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err(crate::rows::db_err)
+            }
+
             async fn create_oauth_session(
                 &self,
                 session: switchboard_core::auth_store::NewOAuthSession,

@@ -457,6 +457,52 @@ macro_rules! impl_shared_store {
                 Ok(row.map(Into::into))
             }
 
+            async fn list_access_tokens(
+                &self,
+                user: switchboard_core::UserId,
+            ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::AccessToken>> {
+                let rows: Vec<crate::rows::AccessTokenRow> = sqlx::query_as::<$db, _>(
+                    "SELECT id, user_id, name, scopes, expires_at, revoked_at, created_at \
+                     FROM access_tokens WHERE user_id = $1 ORDER BY id",
+                )
+                .bind(user.0)
+                .fetch_all(self.reader())
+                .await
+                .map_err(crate::rows::db_err)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn revoke_access_token(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<bool> {
+                use crate::rows::db_err;
+                let revoked_at: Option<Option<chrono::DateTime<chrono::Utc>>> =
+                    sqlx::query_scalar::<$db, Option<chrono::DateTime<chrono::Utc>>>(
+                        "SELECT revoked_at FROM access_tokens WHERE id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(self.writer())
+                    .await
+                    .map_err(db_err)?;
+                match revoked_at {
+                    None => Err(switchboard_core::StoreError::NotFound("access token")),
+                    Some(Some(_)) => Ok(false),
+                    Some(None) => {
+                        let done = sqlx::query::<$db>(
+                            "UPDATE access_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(id)
+                        .bind(now)
+                        .execute(self.writer())
+                        .await
+                        .map_err(db_err)?;
+                        Ok(done.rows_affected() == 1)
+                    }
+                }
+            }
+
             async fn create_channel(
                 &self,
                 tenant: switchboard_core::TenantId,

@@ -122,6 +122,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authentication {
     if let Some(caller) = state.token_cache.get(&hash, now) {
         return Authentication::Authenticated(caller);
     }
+    let generation = state.token_cache.generation();
     let found = if token.starts_with(OAUTH_ACCESS_PREFIX) {
         state
             .store
@@ -157,7 +158,9 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authentication {
     };
     match found {
         Ok(Some((caller, expires_at))) => {
-            state.token_cache.put(hash, caller.clone(), expires_at, now);
+            state
+                .token_cache
+                .put(hash, caller.clone(), expires_at, now, generation);
             Authentication::Authenticated(caller)
         }
         Ok(None) => Authentication::Unauthenticated,

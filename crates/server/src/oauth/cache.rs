@@ -1,8 +1,10 @@
 //! A small cache of checked bearer tokens, so that most API requests need no token
 //! query. Only usable tokens are cached, for a short time; expiry is re-checked on
 //! every hit, and every revocation made by this server invalidates the cache at
-//! once. A revocation made elsewhere (another server, the database by hand) takes
-//! effect here within `TTL_SECS`.
+//! once. A revocation made elsewhere (the CLI, another server, the database by hand)
+//! moves the store's revocation serial, which `watch_revocations` polls: it takes
+//! effect here within `REVOCATION_POLL`. `TTL_SECS` bounds what a missed poll (the
+//! database unreachable) could leave behind.
 
 use crate::http::extract::Caller;
 use chrono::{DateTime, Utc};
@@ -10,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub const TTL_SECS: i64 = 30;
+/// How often a server looks for revocations made by other processes.
+pub const REVOCATION_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Past this many entries the cache starts over: memory stays bounded.
 const MAX_ENTRIES: usize = 50_000;
 
@@ -22,37 +26,56 @@ struct Entry {
 
 #[derive(Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, Entry>,
+    /// Moves on every invalidation. A lookup that started before one must not put
+    /// what it read from the store: that may be the very token just revoked.
+    generation: u64,
 }
 
 impl TokenCache {
     /// The caller for the token with this hash, if cached, fresh and not expired.
     pub fn get(&self, token_hash: &str, now: DateTime<Utc>) -> Option<Caller> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(token_hash)?;
+        let mut inner = self.lock();
+        let entry = inner.entries.get(token_hash)?;
         let fresh = (now - entry.cached_at).num_seconds() < TTL_SECS
             && entry.cached_at <= now
             && entry.expires_at.is_none_or(|exp| exp > now);
         if fresh {
             Some(entry.caller.clone())
         } else {
-            entries.remove(token_hash);
+            inner.entries.remove(token_hash);
             None
         }
     }
 
+    /// Read before looking a token up in the store; hand it back to `put`.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Caches a token read from the store, unless the cache was invalidated since
+    /// `generation` was read.
     pub fn put(
         &self,
         token_hash: String,
         caller: Caller,
         expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        generation: u64,
     ) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
         }
-        entries.insert(
+        if inner.entries.len() >= MAX_ENTRIES {
+            inner.entries.clear();
+        }
+        inner.entries.insert(
             token_hash,
             Entry {
                 caller,
@@ -63,19 +86,46 @@ impl TokenCache {
     }
 
     pub fn remove(&self, token_hash: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(token_hash);
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.remove(token_hash);
     }
 
     /// Forgets everything: for revocations that reach more tokens than one (a grant,
     /// a client), whose hashes this server does not know.
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Clears the server's token cache whenever the store's revocation serial moves,
+/// and when it cannot be read (better a token query too many than a revoked token
+/// let through). Runs until dropped.
+pub async fn watch_revocations(state: crate::app::AppState) {
+    let mut seen: Option<i64> = None;
+    let mut tick = tokio::time::interval(REVOCATION_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.store.revocation_serial().await {
+            Ok(serial) => {
+                if seen.is_some_and(|s| s != serial) {
+                    state.token_cache.clear();
+                }
+                seen = Some(serial);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the revocation serial; dropping cached tokens");
+                state.token_cache.clear();
+                seen = None;
+            }
+        }
     }
 }
 
@@ -100,13 +150,17 @@ mod tests {
     fn hits_until_expiry_or_ttl_and_forgets_on_invalidation() {
         let cache = TokenCache::default();
         let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
-        cache.put("h".into(), caller(), Some(t0 + Duration::seconds(10)), t0);
+        let put = |expires_at| {
+            let generation = cache.generation();
+            cache.put("h".into(), caller(), expires_at, t0, generation);
+        };
+        put(Some(t0 + Duration::seconds(10)));
         assert!(cache.get("h", t0 + Duration::seconds(9)).is_some());
         assert!(
             cache.get("h", t0 + Duration::seconds(10)).is_none(),
             "expired"
         );
-        cache.put("h".into(), caller(), None, t0);
+        put(None);
         assert!(cache
             .get("h", t0 + Duration::seconds(TTL_SECS - 1))
             .is_some());
@@ -114,11 +168,24 @@ mod tests {
             cache.get("h", t0 + Duration::seconds(TTL_SECS)).is_none(),
             "stale"
         );
-        cache.put("h".into(), caller(), None, t0);
+        put(None);
         cache.remove("h");
         assert!(cache.get("h", t0).is_none());
-        cache.put("h".into(), caller(), None, t0);
+        put(None);
         cache.clear();
         assert!(cache.get("h", t0).is_none());
+    }
+
+    #[test]
+    fn a_lookup_that_raced_an_invalidation_is_not_cached() {
+        let cache = TokenCache::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+        let before_lookup = cache.generation();
+        // The token is revoked while the store lookup that found it usable runs.
+        cache.clear();
+        cache.put("h".into(), caller(), None, t0, before_lookup);
+        assert!(cache.get("h", t0).is_none());
+        cache.put("h".into(), caller(), None, t0, cache.generation());
+        assert!(cache.get("h", t0).is_some());
     }
 }
