@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::files::{LocalFiles, UrlSigner};
+use crate::http::client_addr::{self, ClientAddr};
 use crate::http::rate_limit::RateLimiter;
 use crate::oauth::cache::TokenCache;
 use crate::oauth::throttle::LoginThrottle;
@@ -122,6 +123,7 @@ pub async fn serve(
     use tower::ServiceExt;
 
     let header_timeout = state.config.header_read_timeout;
+    let trusted_proxies: Arc<[ipnet::IpNet]> = state.config.trusted_proxies.clone().into();
     let revocations = tokio::spawn(crate::oauth::cache::watch_revocations(state.clone()));
     let _stop_watching = AbortOnDrop(revocations);
     let slots = Arc::new(tokio::sync::Semaphore::new(
@@ -151,8 +153,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let trusted = trusted_proxies.clone();
         let service = router.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                let client = client_addr::resolve(remote.ip(), req.headers(), &trusted);
+                req.extensions_mut().insert(ClientAddr(client));
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo::<SocketAddr>(remote));
                 req.map(axum::body::Body::new)

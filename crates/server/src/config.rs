@@ -49,6 +49,8 @@ pub struct Config {
     pub access_token_ttl_secs: i64,
     /// Lifetime of OAuth refresh tokens, in seconds (each rotation starts a new one).
     pub refresh_token_ttl_secs: i64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `http::client_addr`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             access_token_ttl_secs: 3600,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -94,6 +97,7 @@ pub struct FileConfig {
     pub header_read_timeout_secs: Option<u64>,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Settings from flags and environment (clap reads both); `None` when not given.
@@ -212,6 +216,16 @@ pub struct Overrides {
         value_name = "SECONDS"
     )]
     pub refresh_token_ttl_secs: Option<i64>,
+    /// Reverse proxies (addresses or networks, comma-separated) whose
+    /// X-Forwarded-For names the client; without any, the header is ignored.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_TRUSTED_PROXIES",
+        value_name = "NETS",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -318,6 +332,16 @@ impl Config {
                 .refresh_token_ttl_secs
                 .or(file.refresh_token_ttl_secs)
                 .unwrap_or(defaults.refresh_token_ttl_secs),
+            trusted_proxies: overrides
+                .trusted_proxies
+                .clone()
+                .or(file.trusted_proxies)
+                .unwrap_or_default()
+                .iter()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| crate::http::client_addr::parse_trusted(t))
+                .collect::<Result<_, _>>()
+                .map_err(|e| ConfigError::Invalid(format!("trusted proxies: {e}")))?,
         };
         config.check()?;
         Ok(config)
@@ -407,6 +431,44 @@ mod tests {
         let c = Config::resolve(&overrides, Some("127.0.0.1:1"), None, None).unwrap();
         assert_eq!(c.listen, "127.0.0.1:1");
         assert_eq!(c.database_url, "sqlite://file.db");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_flags_or_file_and_are_checked() {
+        let dir = std::env::temp_dir().join(format!("sb-config-proxy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("proxy.toml");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let from_file = Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&from_file, None, None, None).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(c.trusted_proxies[0].contains(&"10.2.3.4".parse::<std::net::IpAddr>().unwrap()));
+        let flag = Overrides {
+            config: Some(file),
+            trusted_proxies: Some(vec!["192.168.0.1".into()]),
+            ..Default::default()
+        };
+        let c = Config::resolve(&flag, None, None, None).unwrap();
+        assert_eq!(
+            c.trusted_proxies,
+            vec!["192.168.0.1/32".parse::<ipnet::IpNet>().unwrap()]
+        );
+        let bad = Overrides {
+            trusted_proxies: Some(vec!["proxy.local".into()]),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(&bad, None, None, None),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(Config::resolve(&Overrides::default(), None, None, None)
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
         std::fs::remove_dir_all(dir).ok();
     }
 

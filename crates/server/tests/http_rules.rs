@@ -566,6 +566,58 @@ mod limits {
         );
     }
 
+    /// Anonymous callers are counted per client address: X-Forwarded-For names it
+    /// only when the peer is a configured trusted proxy.
+    async fn forwarded_for_counts_only_behind_trusted_proxies(backend: Backend) {
+        let anonymous = |app: &TestApp, forwarded: &'static str| {
+            app.client
+                .get(app.url("/api/v1/conversations"))
+                .header("X-Forwarded-For", forwarded)
+                .send()
+        };
+        let remaining = |r: &reqwest::Response| {
+            r.headers()
+                .get("x-ratelimit-remaining")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        // Not trusted: every forged address shares the peer's budget.
+        let direct = TestApp::spawn_with(backend, |c| c.rate_limit_per_minute = 2).await;
+        let first = anonymous(&direct, "203.0.113.1").await.unwrap();
+        let second = anonymous(&direct, "203.0.113.2").await.unwrap();
+        assert_eq!(remaining(&first).as_deref(), Some("1"));
+        assert_eq!(remaining(&second).as_deref(), Some("0"));
+        let third = anonymous(&direct, "203.0.113.3").await.unwrap();
+        assert_eq!(
+            third.status(),
+            429,
+            "a forged X-Forwarded-For must not buy a new budget"
+        );
+
+        // Behind a trusted proxy (the test client is on 127.0.0.1): one budget per client.
+        let proxied = TestApp::spawn_with(backend, |c| {
+            c.rate_limit_per_minute = 2;
+            c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        })
+        .await;
+        for _ in 0..2 {
+            assert_eq!(
+                anonymous(&proxied, "203.0.113.1").await.unwrap().status(),
+                401
+            );
+        }
+        let locked = anonymous(&proxied, "203.0.113.1").await.unwrap();
+        assert_eq!(locked.status(), 429);
+        // The client's own forged entry (left of what the proxy appended) is not believed.
+        let forged = anonymous(&proxied, "198.51.100.7, 203.0.113.1")
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 429);
+        let other = anonymous(&proxied, "203.0.113.2").await.unwrap();
+        assert_eq!(other.status(), 401);
+        assert_eq!(remaining(&other).as_deref(), Some("1"));
+    }
+
     async fn body_limit_is_configurable(backend: Backend) {
         let app = TestApp::spawn_with(backend, |c| c.max_body_bytes = 64).await;
         let m = app.member("T").await;
@@ -658,6 +710,11 @@ mod limits {
     )]
     async fn postgres_rate_limit() {
         rate_limit_headers_and_429(Backend::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_forwarded_for() {
+        forwarded_for_counts_only_behind_trusted_proxies(Backend::Sqlite).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

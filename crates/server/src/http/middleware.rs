@@ -1,16 +1,17 @@
 //! Request-wide concerns: request ids, one log line per request, the request
 //! timeout, and the API gate (authentication and rate limiting).
 
+use super::client_addr::ClientAddr;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{Authentication, Caller};
 use super::rate_limit::{Decision, RateKey};
 use crate::app::AppState;
 use crate::credentials::{secret_hash, OAUTH_ACCESS_PREFIX};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 use switchboard_core::UserId;
 
@@ -108,8 +109,8 @@ fn put_rate_headers(headers: &mut HeaderMap, d: &Decision) {
 
 fn client_ip(req: &Request) -> IpAddr {
     req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .get::<ClientAddr>()
+        .map(|ClientAddr(ip)| *ip)
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 

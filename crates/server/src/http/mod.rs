@@ -4,6 +4,7 @@ pub mod account;
 pub mod agent;
 pub mod blacklists;
 pub mod channels;
+pub mod client_addr;
 pub mod conversations;
 pub mod customers;
 pub mod error;

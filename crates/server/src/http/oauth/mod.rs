@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use switchboard_core::auth_store::OAuthClient;
 
 /// Request parameters (query, form or JSON body), each given at most once.
@@ -262,7 +262,7 @@ pub async fn authenticate_client(
     }
 }
 
-/// The client's IP address (the TCP peer).
+/// The client's IP address (see `http::client_addr`).
 pub struct ClientIp(pub IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
@@ -272,8 +272,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
         Ok(ClientIp(
             parts
                 .extensions
-                .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip())
+                .get::<crate::http::client_addr::ClientAddr>()
+                .map(|addr| addr.0)
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         ))
     }
