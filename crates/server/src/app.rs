@@ -170,7 +170,10 @@ pub async fn serve(
             .header_read_timeout(header_timeout);
         let connection = builder
             .serve_connection_with_upgrades(
-                TokioIo::new(stream),
+                // hyper's own answers to unparsable requests get the JSON error body.
+                TokioIo::new(crate::http::protocol_errors::JsonProtocolErrors::new(
+                    stream,
+                )),
                 hyper_util::service::TowerToHyperService::new(service),
             )
             .into_owned();

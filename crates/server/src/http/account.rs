@@ -29,6 +29,7 @@ pub struct AccountTenants {
 #[utoipa::path(
     get,
     path = "/api/v1/account/tenants",
+    operation_id = "listAccountTenants",
     tag = "Account",
     responses(
         (status = 200, description = "The tenants the token's user belongs to", body = AccountTenants),

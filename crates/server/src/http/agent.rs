@@ -17,6 +17,7 @@ use super::conversations::{READ_SCOPE, WRITE_SCOPE};
 #[utoipa::path(
     get,
     path = "/api/v1/conversations/{id}/agent",
+    operation_id = "getAgentStatus",
     tag = "Agent",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path, description = "Conversation id.")),
     responses(
@@ -45,9 +46,10 @@ pub async fn status(
 #[utoipa::path(
     post,
     path = "/api/v1/conversations/{id}/agent/disable",
+    operation_id = "disableAgent",
     tag = "Agent",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path, description = "Conversation id.")),
-    request_body(content = Object, description = "`duration_minutes`: integer 1..525600 or null."),
+    request_body = super::requests::DisableAgentRequest,
     responses(
         (status = 200, description = "The agent switch", body = AgentEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -78,6 +80,7 @@ pub async fn disable(
 #[utoipa::path(
     post,
     path = "/api/v1/conversations/{id}/agent/enable",
+    operation_id = "enableAgent",
     tag = "Agent",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path, description = "Conversation id.")),
     responses(

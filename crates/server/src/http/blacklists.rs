@@ -21,9 +21,10 @@ pub const WRITE_SCOPE: &str = "blacklists:write";
 #[utoipa::path(
     post,
     path = "/api/v1/channel-blacklists",
+    operation_id = "createBlacklist",
     tag = "Blacklists",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier.")),
-    request_body(content = Object, description = "channel_id, customer_id, reason, ttl_seconds, note, metadata"),
+    request_body = super::requests::CreateBlacklistRequest,
     responses(
         (status = 201, description = "Blocked", body = BlacklistEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -56,6 +57,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/channel-blacklists",
+    operation_id = "listBlacklists",
     tag = "Blacklists",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
@@ -93,6 +95,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/channel-blacklists/{id}",
+    operation_id = "getBlacklist",
     tag = "Blacklists",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
     responses(
@@ -123,9 +126,10 @@ pub async fn show(
 #[utoipa::path(
     put,
     path = "/api/v1/channel-blacklists/{id}",
+    operation_id = "updateBlacklist",
     tag = "Blacklists",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
-    request_body(content = Object, description = "reason, note, expires_at, is_active, metadata"),
+    request_body = super::requests::UpdateBlacklistRequest,
     responses(
         (status = 200, description = "The entry", body = BlacklistEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -153,6 +157,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/channel-blacklists/{id}",
+    operation_id = "deleteBlacklist",
     tag = "Blacklists",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
     responses(

@@ -21,6 +21,7 @@ pub const CHANNEL_SECRET_PREFIX: &str = "sbc_";
 #[utoipa::path(
     get,
     path = "/api/v1/channels",
+    operation_id = "listChannels",
     tag = "Channels",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
@@ -65,9 +66,10 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/channels",
+    operation_id = "createChannel",
     tag = "Channels",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier.")),
-    request_body(content = Object, description = "type, name, address, settings"),
+    request_body = super::requests::CreateChannelRequest,
     responses(
         (status = 201, description = "Created", body = ChannelEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -101,6 +103,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/channels/{id}",
+    operation_id = "getChannel",
     tag = "Channels",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
     responses(
@@ -129,9 +132,10 @@ pub async fn show(
 #[utoipa::path(
     put,
     path = "/api/v1/channels/{id}",
+    operation_id = "updateChannel",
     tag = "Channels",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
-    request_body(content = Object, description = "name, address, settings"),
+    request_body = super::requests::UpdateChannelRequest,
     responses(
         (status = 200, description = "The channel", body = ChannelEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -160,6 +164,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/channels/{id}",
+    operation_id = "deleteChannel",
     tag = "Channels",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
     responses(
@@ -190,6 +195,7 @@ pub async fn delete(
 #[utoipa::path(
     post,
     path = "/api/v1/channels/{id}/secret",
+    operation_id = "rotateChannelSecret",
     tag = "Channels",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
     responses(
@@ -218,14 +224,21 @@ pub async fn rotate_secret(
 }
 
 /// The channel secret of an inbound request: `X-Channel-Secret`, or a bearer token.
+/// A header sent twice is no credential: which copy counts would be a guess.
 fn presented_secret(headers: &HeaderMap) -> Option<&str> {
-    if let Some(secret) = headers
-        .get("x-channel-secret")
-        .and_then(|v| v.to_str().ok())
-    {
-        return Some(secret.trim());
+    let single = |name| {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            Err(())
+        } else {
+            Ok(first)
+        }
+    };
+    if let Some(secret) = single(header::HeaderName::from_static("x-channel-secret")).ok()? {
+        return Some(secret.to_str().ok()?.trim());
     }
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = single(header::AUTHORIZATION).ok()??.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -243,12 +256,13 @@ fn presented_secret(headers: &HeaderMap) -> Option<&str> {
 #[utoipa::path(
     post,
     path = "/api/v1/channels/{id}/inbound",
+    operation_id = "ingestInboundMessage",
     tag = "Channels",
     params(
         ("id" = i64, Path, description = "Channel id."),
         ("X-Channel-Secret" = Option<String>, Header, description = "The channel's inbound secret."),
     ),
-    request_body(content = Object, description = "address, message, message_type, external_id, first_name, last_name, sent_at"),
+    request_body = super::requests::InboundRequest,
     responses(
         (status = 201, description = "Stored", body = InboundResult),
         (status = 200, description = "Already stored (same external_id)", body = InboundResult),

@@ -62,6 +62,7 @@ pub struct ListConversationsQuery {
 #[utoipa::path(
     post,
     path = "/api/v1/conversations",
+    operation_id = "createConversation",
     tag = "Conversations",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier.")),
     request_body = CreateConversationRequest,
@@ -112,6 +113,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/conversations",
+    operation_id = "listConversations",
     tag = "Conversations",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ListConversationsQuery),
     responses(
@@ -166,6 +168,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/conversations/{id}",
+    operation_id = "getConversation",
     tag = "Conversations",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),

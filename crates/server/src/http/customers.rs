@@ -19,6 +19,7 @@ pub const WRITE_SCOPE: &str = "customers:write";
 #[utoipa::path(
     get,
     path = "/api/v1/customers",
+    operation_id = "listCustomers",
     tag = "Customers",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
@@ -55,9 +56,10 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/customers",
+    operation_id = "createCustomer",
     tag = "Customers",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier.")),
-    request_body(content = Object, description = "first_name, last_name, phone_number, email, avatar_url, default_channel_id"),
+    request_body = super::requests::CustomerRequest,
     responses(
         (status = 201, description = "Created", body = CustomerEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -86,6 +88,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/customers/{id}",
+    operation_id = "getCustomer",
     tag = "Customers",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
     responses(
@@ -114,9 +117,10 @@ pub async fn show(
 #[utoipa::path(
     put,
     path = "/api/v1/customers/{id}",
+    operation_id = "updateCustomer",
     tag = "Customers",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier."), ("id" = i64, Path)),
-    request_body(content = Object, description = "first_name, last_name, phone_number, email, avatar_url, default_channel_id"),
+    request_body = super::requests::CustomerRequest,
     responses(
         (status = 200, description = "The customer", body = CustomerEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -29,6 +29,11 @@ pub enum ErrorCode {
     Timeout,
     Unavailable,
     Internal,
+    /// Answered by the HTTP layer (see `protocol_errors`): a request that cannot be
+    /// parsed, a request line or a header section too long.
+    MalformedRequest,
+    UriTooLong,
+    HeadersTooLarge,
 }
 
 impl ErrorCode {
@@ -116,6 +121,21 @@ impl ErrorCode {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "Server Error.",
+            ),
+            MalformedRequest => (
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                "The request could not be read: a malformed request line or header (control characters are not allowed in header values), or conflicting body lengths.",
+            ),
+            UriTooLong => (
+                StatusCode::URI_TOO_LONG,
+                "uri_too_long",
+                "The request URI is too long.",
+            ),
+            HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "The request headers are too large.",
             ),
         }
     }

@@ -181,6 +181,17 @@ impl FromRequest<AppState> for JsonInput {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.config.max_body_bytes;
+        // Two media types for one body is ambiguous: refuse rather than pick one.
+        if req
+            .headers()
+            .get_all(header::CONTENT_TYPE)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return Err(ApiError::new(ErrorCode::UnsupportedMediaType)
+                .with_message("The Content-Type header must be sent once."));
+        }
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)

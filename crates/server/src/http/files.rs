@@ -14,6 +14,7 @@ use switchboard_core::validation::Input;
 #[utoipa::path(
     get,
     path = "/api/v1/files/{key}",
+    operation_id = "downloadFile",
     tag = "Messages",
     params(
         ("key" = String, Path, description = "File key, as in the signed URL."),
@@ -21,7 +22,9 @@ use switchboard_core::validation::Input;
         ("signature" = String, Query, description = "HMAC signature of key and expiry."),
     ),
     responses(
-        (status = 200, description = "The file, with its sniffed content type", content_type = "application/octet-stream"),
+        (status = 200, description = "The file, with the content type sniffed from its bytes", content(
+            ("image/*"), ("audio/*"), ("video/*"), ("application/*"),
+        )),
         (status = 403, description = "Invalid or expired link", body = super::error::ErrorBody),
         (status = 404, description = "No such file", body = super::error::ErrorBody),
     ),

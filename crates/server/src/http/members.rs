@@ -72,6 +72,7 @@ fn guard(scope: &TenantScope, write: bool) -> Result<(), ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/members",
+    operation_id = "listMembers",
     tag = "Members",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier.")),
     responses(
@@ -117,6 +118,7 @@ fn last_owner(field: &str) -> ApiError {
 #[utoipa::path(
     put,
     path = "/api/v1/members/{user_id}",
+    operation_id = "updateMember",
     tag = "Members",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
@@ -171,6 +173,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/members/{user_id}",
+    operation_id = "removeMember",
     tag = "Members",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),

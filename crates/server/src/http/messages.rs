@@ -62,6 +62,7 @@ pub fn message_resource(state: &AppState, headers: &HeaderMap, m: &Message) -> M
 #[utoipa::path(
     get,
     path = "/api/v1/conversations/{id}/messages",
+    operation_id = "listMessages",
     tag = "Messages",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
@@ -159,13 +160,14 @@ fn sent(
 #[utoipa::path(
     post,
     path = "/api/v1/conversations/{id}/messages",
+    operation_id = "sendMessage",
     tag = "Messages",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
         ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for a repeated key."),
         ("id" = i64, Path, description = "Conversation id."),
     ),
-    request_body(content = Object, description = "`message` (string, required, max 5000), `quoted_message_id` (integer or null: a message of this conversation)."),
+    request_body = super::requests::SendMessageRequest,
     responses(
         (status = 201, description = "Queued", body = SentEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -212,13 +214,14 @@ pub async fn send(
 #[utoipa::path(
     post,
     path = "/api/v1/conversations/{id}/messages/media",
+    operation_id = "sendMediaMessage",
     tag = "Messages",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
         ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for a repeated key."),
         ("id" = i64, Path, description = "Conversation id."),
     ),
-    request_body(content_type = "multipart/form-data", content = Object, description = "`file` (binary, required), `message` (caption, optional)."),
+    request_body(content = super::requests::SendMediaRequest, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Queued", body = SentEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -235,6 +238,17 @@ pub async fn send_media(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, HeaderMap, Json<SentEnvelope>), ApiError> {
     scope.require(WRITE_SCOPE, Role::Agent)?;
+    // The multipart reader would take the first of two Content-Types (and its
+    // boundary); an ambiguous body is refused instead.
+    if headers
+        .get_all(axum::http::header::CONTENT_TYPE)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType)
+            .with_message("The Content-Type header must be sent once."));
+    }
     let mut multipart = multipart.map_err(|_| {
         ApiError::new(ErrorCode::UnsupportedMediaType)
             .with_message("The request body must be sent as multipart/form-data.")
@@ -276,7 +290,15 @@ pub async fn send_media(
                     bytes.to_vec(),
                 ))
             }
-            "message" => caption = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "message" => match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => caption = Some(text),
+                Err(_) => {
+                    return Err(ApiError::validation(ValidationErrors::single(
+                        "message",
+                        "The message field must be valid UTF-8 text.",
+                    )))
+                }
+            },
             _ => {}
         }
     }
@@ -359,13 +381,14 @@ fn sanitize_file_name(name: &str) -> String {
 #[utoipa::path(
     put,
     path = "/api/v1/conversations/{id}/messages/{messageId}",
+    operation_id = "editMessage",
     tag = "Messages",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
         ("id" = i64, Path, description = "Conversation id."),
         ("messageId" = i64, Path, description = "Message id."),
     ),
-    request_body(content = Object, description = "`message` (string, required, max 5000)."),
+    request_body = super::requests::EditMessageRequest,
     responses(
         (status = 200, description = "The edited message", body = MessageEnvelope),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -399,6 +422,7 @@ pub async fn edit(
 #[utoipa::path(
     delete,
     path = "/api/v1/conversations/{id}/messages/{messageId}",
+    operation_id = "deleteMessage",
     tag = "Messages",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),
@@ -437,6 +461,7 @@ pub async fn delete(
 #[utoipa::path(
     post,
     path = "/api/v1/conversations/{id}/read",
+    operation_id = "markConversationRead",
     tag = "Conversations",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),

@@ -18,7 +18,9 @@ pub mod oauth;
 pub mod oauth_clients;
 pub mod openapi;
 pub mod pagination;
+pub mod protocol_errors;
 pub mod rate_limit;
+pub mod requests;
 pub mod resources;
 pub mod roles;
 

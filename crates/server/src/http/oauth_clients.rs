@@ -89,6 +89,7 @@ fn guard(scope: &TenantScope, write: bool) -> Result<(), ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/oauth/clients",
+    operation_id = "listOAuthClients",
     tag = "OAuth clients",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier.")),
     responses(
@@ -116,6 +117,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/oauth/clients",
+    operation_id = "createOAuthClient",
     tag = "OAuth clients",
     params(("X-Tenant" = i64, Header, description = "Tenant identifier.")),
     request_body = CreateClientRequest,
@@ -228,6 +230,7 @@ fn strings(value: &Value) -> Option<Vec<String>> {
 #[utoipa::path(
     delete,
     path = "/api/v1/oauth/clients/{client_id}",
+    operation_id = "deleteOAuthClient",
     tag = "OAuth clients",
     params(
         ("X-Tenant" = i64, Header, description = "Tenant identifier."),

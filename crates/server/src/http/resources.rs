@@ -6,6 +6,15 @@ use serde::Serialize;
 use switchboard_core::{BlacklistEntry, Conversation};
 use utoipa::ToSchema;
 
+/// A JSON object or array: free-form metadata, which (as in the PHP reference) is
+/// `[]` when empty.
+pub fn json_container() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::Array]))
+        .build()
+}
+
 /// RFC 3339 UTC with `Z`, second precision.
 pub fn timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -65,8 +74,8 @@ pub struct BlacklistResource {
     pub is_expired: bool,
     /// Time left, e.g. "2 hours 5 minutes"; null when permanent or expired.
     pub remaining_time: Option<String>,
-    /// Free-form JSON array or object.
-    #[schema(value_type = Object)]
+    /// Free-form JSON array or object (`[]` when none was given).
+    #[schema(schema_with = json_container)]
     pub metadata: serde_json::Value,
     #[schema(format = DateTime, example = "2023-11-07T05:31:56Z")]
     pub created_at: String,
@@ -321,7 +330,8 @@ pub struct MessageResource {
     pub deleted_by_user_name: Option<String>,
     #[schema(example = "2023-11-07T05:31:56Z")]
     pub read_at: Option<String>,
-    #[schema(value_type = Object)]
+    /// Free-form JSON array or object (`[]` when there is none).
+    #[schema(schema_with = json_container)]
     pub metadata: serde_json::Value,
     #[schema(example = "2023-11-07T05:31:56Z")]
     pub created_at: String,

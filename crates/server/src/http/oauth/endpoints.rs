@@ -17,12 +17,18 @@ use serde_json::{json, Value};
 #[utoipa::path(
     post,
     path = "/oauth/revoke",
+    operation_id = "revokeToken",
     tag = "OAuth",
+    request_body(content(
+        (crate::http::requests::TokenQuery = "application/x-www-form-urlencoded"),
+        (crate::http::requests::TokenQuery = "application/json"),
+    )),
     responses(
         (status = 200, description = "Revoked (or nothing to revoke)"),
         (status = 400, description = "invalid_request", body = super::token::OAuthErrorBody),
         (status = 401, description = "invalid_client", body = super::token::OAuthErrorBody),
-    )
+    ),
+    security((), ("client_basic" = []))
 )]
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match do_revoke(&state, &headers, body).await {
@@ -63,6 +69,25 @@ async fn do_revoke(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     Ok(())
 }
 
+/// An RFC 7662 answer: only `active` when the token is not active.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Introspection {
+    active: bool,
+    /// `Bearer` or `refresh_token`.
+    token_type: Option<String>,
+    /// Space-separated scopes.
+    scope: Option<String>,
+    client_id: Option<String>,
+    /// The user id, or the client id for a client_credentials token.
+    sub: Option<String>,
+    tenant_id: Option<i64>,
+    /// Unix time.
+    iat: Option<i64>,
+    /// Unix time.
+    exp: Option<i64>,
+}
+
 /// Introspect a token
 ///
 /// For resource servers: a confidential client of a tenant learns whether an
@@ -70,12 +95,18 @@ async fn do_revoke(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
 #[utoipa::path(
     post,
     path = "/oauth/introspect",
+    operation_id = "introspectToken",
     tag = "OAuth",
+    request_body(content(
+        (crate::http::requests::TokenQuery = "application/x-www-form-urlencoded"),
+        (crate::http::requests::TokenQuery = "application/json"),
+    )),
     responses(
-        (status = 200, description = "{\"active\": true, ...} or {\"active\": false}"),
+        (status = 200, description = "`{\"active\": true, ...}`, or `{\"active\": false}` alone", body = Introspection),
         (status = 400, description = "invalid_request", body = super::token::OAuthErrorBody),
         (status = 401, description = "invalid_client", body = super::token::OAuthErrorBody),
-    )
+    ),
+    security((), ("client_basic" = []))
 )]
 pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match do_introspect(&state, &headers, body).await {

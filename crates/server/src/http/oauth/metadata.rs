@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 #[utoipa::path(
     get,
     path = "/.well-known/oauth-authorization-server",
+    operation_id = "oauthMetadata",
     tag = "OAuth",
-    responses((status = 200, description = "RFC 8414 metadata"))
+    responses((status = 200, description = "RFC 8414 metadata", body = Object))
 )]
 pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let issuer = state.base_url(&headers);

@@ -56,6 +56,16 @@ pub fn parse_form(bytes: &[u8]) -> Result<Params, ParamsError> {
 
 /// A token-endpoint body: form-encoded (the standard) or a JSON object of strings.
 pub fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, ParamsError> {
+    if headers
+        .get_all(header::CONTENT_TYPE)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(ParamsError::Malformed(
+            "The Content-Type header must be sent once.",
+        ));
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -174,9 +184,16 @@ pub fn no_store(headers: &mut HeaderMap) {
 /// `client_id` and `client_secret` from an `Authorization: Basic` header, each
 /// form-decoded (RFC 6749, 2.3.1). `Err` for a malformed Basic header.
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    // Two credentials in one request (RFC 6749, 2.3: one method, once).
+    if values.next().is_some() {
+        return Err(OAuthError::invalid_request(
+            "The Authorization header must be sent once.",
+        ));
+    }
     let malformed = OAuthError::invalid_client;
     let text = value.to_str().map_err(|_| malformed())?.trim();
     let Some((scheme, encoded)) = text.split_once(' ') else {

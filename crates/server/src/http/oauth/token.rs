@@ -48,12 +48,18 @@ pub struct OAuthErrorBody {
 #[utoipa::path(
     post,
     path = "/oauth/token",
+    operation_id = "issueToken",
     tag = "OAuth",
+    request_body(content(
+        (crate::http::requests::TokenRequest = "application/x-www-form-urlencoded"),
+        (crate::http::requests::TokenRequest = "application/json"),
+    )),
     responses(
         (status = 200, description = "Tokens (Cache-Control: no-store)", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type", body = OAuthErrorBody),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
-    )
+    ),
+    security((), ("client_basic" = []))
 )]
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match issue(&state, &headers, body).await {
