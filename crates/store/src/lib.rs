@@ -3,6 +3,7 @@
 //! of SQL (see `shared.rs`); only connection handling, write transactions and the
 //! search index differ.
 
+pub mod plan;
 mod rows;
 #[macro_use]
 mod shared;

@@ -1,14 +1,12 @@
 //! PostgreSQL: one pool; substring search through a pg_trgm GIN index that starts
 //! with tenant_id (btree_gin), and conversation counters spread over slots.
 
-use crate::rows::SqlBuilder;
 use crate::{OpenError, StoreOptions};
 use rand::Rng;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
-use switchboard_core::search::SearchPattern;
 use switchboard_core::store::StoreResult;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -22,6 +20,7 @@ pub struct PgStore {
 
 impl PgStore {
     const BACKEND: &'static str = "postgres";
+    const DIALECT: crate::plan::Dialect = crate::plan::Dialect::Postgres;
 
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, OpenError> {
         let connect = PgConnectOptions::from_str(url)
@@ -60,17 +59,6 @@ impl PgStore {
 
     fn counter_slot() -> i64 {
         rand::thread_rng().gen_range(0..COUNTER_SLOTS)
-    }
-
-    fn push_search_source(b: &mut SqlBuilder, _search: Option<&SearchPattern>) {
-        b.push("conversations c");
-    }
-
-    fn push_search_condition(b: &mut SqlBuilder, pattern: &SearchPattern) {
-        // LIKE on the folded key: served by the (tenant_id, search_key gin_trgm_ops) index.
-        b.push(" AND c.search_key LIKE ")
-            .arg(crate::rows::Arg::Text(pattern.like_pattern()))
-            .push(" ESCAPE '\\'");
     }
 }
 

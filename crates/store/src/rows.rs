@@ -298,7 +298,7 @@ impl TryFrom<BlacklistRow> for BlacklistEntry {
 
 /// A bind value for statements assembled at run time.
 #[derive(Debug, Clone)]
-pub(crate) enum Arg {
+pub enum Arg {
     Int(i64),
     Text(String),
     Time(DateTime<Utc>),
@@ -306,7 +306,7 @@ pub(crate) enum Arg {
 
 /// Builds SQL with numbered placeholders (`$1`, `$2`, ...), which both backends accept.
 #[derive(Debug, Default)]
-pub(crate) struct SqlBuilder {
+pub struct SqlBuilder {
     pub sql: String,
     pub args: Vec<Arg>,
 }

@@ -1,8 +1,9 @@
 //! The `Store` implementation both backends share. It is a macro because sqlx's
 //! executors are typed by database: the SQL below is written once, in the dialect
 //! both SQLite and PostgreSQL accept, and instantiated for each backend. A backend
-//! supplies `reader()`, `writer()`, `begin_write()`, `counter_slot()` and
-//! `push_search()`; everything else lives here.
+//! supplies `reader()`, `writer()`, `begin_write()`, `counter_slot()` and its SQL
+//! `DIALECT`; everything else lives here, and the list request's statements in
+//! `plan.rs`.
 
 /// Instantiates the shared `Store` for `$store`, a store over database `$db` whose
 /// connections are `$conn`.
@@ -17,15 +18,17 @@ macro_rules! impl_shared_store {
                 page: crate::rows::SqlBuilder,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::Conversation>> {
+                Self::fetch_hydrated(conn, tenant, crate::plan::hydrate(Self::DIALECT, tenant, page), now).await
+            }
+
+            /// Runs a statement selecting `CONVERSATION_COLUMNS` and attaches blacklists.
+            async fn fetch_hydrated(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                b: crate::rows::SqlBuilder,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::Conversation>> {
                 use crate::rows::*;
-                let mut b = SqlBuilder::default();
-                b.push("SELECT ").push(CONVERSATION_COLUMNS).push(" FROM (").push(&page.sql);
-                b.args = page.args;
-                b.push(") page JOIN conversations c ON c.id = page.id AND c.tenant_id = ")
-                    .arg(Arg::Int(tenant.0))
-                    .push(" ")
-                    .push(CONVERSATION_JOINS)
-                    .push(" ORDER BY c.activity_at DESC, c.id DESC");
                 let rows: Vec<ConversationRow> = bind_all!(sqlx::query_as::<$db, ConversationRow>(&b.sql), b.args)
                     .fetch_all(&mut *conn)
                     .await
@@ -48,19 +51,8 @@ macro_rules! impl_shared_store {
                 if conversations.is_empty() {
                     return Ok(());
                 }
-                let mut b = SqlBuilder::default();
-                b.push("SELECT ").push(BLACKLIST_COLUMNS).push(" FROM channel_blacklists b ").push(BLACKLIST_JOINS);
-                b.push(" WHERE b.tenant_id = ").arg(Arg::Int(tenant.0));
-                b.push(" AND b.deleted_at IS NULL AND b.is_active AND (b.expires_at IS NULL OR b.expires_at > ")
-                    .arg(Arg::Time(now))
-                    .push(") AND b.customer_id IN (");
-                for (i, c) in conversations.iter().enumerate() {
-                    if i > 0 {
-                        b.push(", ");
-                    }
-                    b.arg(Arg::Int(c.customer.id));
-                }
-                b.push(")");
+                let customer_ids: Vec<i64> = conversations.iter().map(|c| c.customer.id).collect();
+                let b = crate::plan::active_blacklists(tenant, &customer_ids, now);
                 let rows: Vec<BlacklistRow> = bind_all!(sqlx::query_as::<$db, BlacklistRow>(&b.sql), b.args)
                     .fetch_all(&mut *conn)
                     .await
@@ -76,26 +68,6 @@ macro_rules! impl_shared_store {
                         .cloned();
                 }
                 Ok(())
-            }
-
-            /// `SELECT c.id FROM ... WHERE ...` for the filter, without order or limit.
-            fn filtered_ids(
-                tenant: switchboard_core::TenantId,
-                filter: &switchboard_core::ConversationFilter,
-            ) -> crate::rows::SqlBuilder {
-                use crate::rows::*;
-                let mut b = SqlBuilder::default();
-                b.push("SELECT c.id FROM ");
-                let search = filter.search.as_ref();
-                Self::push_search_source(&mut b, search);
-                b.push(" WHERE c.tenant_id = ").arg(Arg::Int(tenant.0));
-                if let Some(t) = filter.channel_type {
-                    b.push(" AND c.channel_type = ").arg(Arg::Text(t.as_str().to_string()));
-                }
-                if let Some(pattern) = search {
-                    Self::push_search_condition(&mut b, pattern);
-                }
-                b
             }
 
             async fn fetch_conversation(
@@ -387,7 +359,7 @@ macro_rules! impl_shared_store {
                 user: switchboard_core::UserId,
             ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Role>> {
                 let role: Option<String> = sqlx::query_scalar::<$db, String>(
-                    "SELECT role FROM tenant_memberships WHERE tenant_id = $1 AND user_id = $2",
+                    crate::plan::MEMBERSHIP_ROLE,
                 )
                 .bind(tenant.0)
                 .bind(user.0)
@@ -655,39 +627,18 @@ macro_rules! impl_shared_store {
             ) -> switchboard_core::store::StoreResult<switchboard_core::PageOf<switchboard_core::Conversation>> {
                 use crate::rows::*;
                 let mut conn = self.reader().acquire().await.map_err(db_err)?;
-                let total: i64 = if filter.search.is_none() {
-                    // Counters, not COUNT(*): a large tenant's total costs one index probe.
-                    let mut b = SqlBuilder::default();
-                    b.push("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM conversation_counts WHERE tenant_id = ")
-                        .arg(Arg::Int(tenant.0));
-                    if let Some(t) = filter.channel_type {
-                        b.push(" AND channel_type = ").arg(Arg::Text(t.as_str().to_string()));
-                    }
-                    bind_all!(sqlx::query_scalar::<$db, i64>(&b.sql), b.args)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db_err)?
-                } else {
-                    let ids = Self::filtered_ids(tenant, filter);
-                    let mut b = SqlBuilder::default();
-                    b.push("SELECT COUNT(*) FROM (").push(&ids.sql).push(") matches");
-                    b.args = ids.args;
-                    bind_all!(sqlx::query_scalar::<$db, i64>(&b.sql), b.args)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db_err)?
-                };
+                let total_sql = crate::plan::conversation_total(Self::DIALECT, tenant, filter);
+                let total: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&total_sql.sql), total_sql.args)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
                 let offset = match page.offset() {
                     Some(offset) if offset < total => offset,
                     // Past the end: nothing to fetch, and no huge OFFSET to run.
                     _ => return Ok(switchboard_core::PageOf { items: Vec::new(), total }),
                 };
-                let mut ids = Self::filtered_ids(tenant, filter);
-                ids.push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
-                    .arg(Arg::Int(page.per_page))
-                    .push(" OFFSET ")
-                    .arg(Arg::Int(offset));
-                let items = Self::hydrate(&mut conn, tenant, ids, now).await?;
+                let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset);
+                let items = Self::fetch_hydrated(&mut conn, tenant, page_sql, now).await?;
                 Ok(switchboard_core::PageOf { items, total })
             }
         }

@@ -5,13 +5,11 @@
 //! `BEGIN IMMEDIATE` so that another process (the CLI) cannot interleave. Reads use
 //! their own pool and see committed data only.
 
-use crate::rows::SqlBuilder;
 use crate::{OpenError, StoreOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
-use switchboard_core::search::SearchPattern;
 use switchboard_core::store::StoreResult;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -23,6 +21,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
+    const DIALECT: crate::plan::Dialect = crate::plan::Dialect::Sqlite;
 
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, OpenError> {
         let connect = SqliteConnectOptions::from_str(url)
@@ -85,31 +84,6 @@ impl SqliteStore {
     /// One writer at a time: a single counter row per key never contends.
     fn counter_slot() -> i64 {
         0
-    }
-
-    fn push_search_source(b: &mut SqlBuilder, search: Option<&SearchPattern>) {
-        match search {
-            // Drive the query from the FTS5 trigram index, then keep this tenant's rows.
-            Some(p) if p.is_indexable() => {
-                b.push("conversation_search CROSS JOIN conversations c ON c.id = conversation_search.rowid");
-            }
-            _ => {
-                b.push("conversations c");
-            }
-        }
-    }
-
-    fn push_search_condition(b: &mut SqlBuilder, pattern: &SearchPattern) {
-        use crate::rows::Arg;
-        if pattern.is_indexable() {
-            b.push(" AND conversation_search MATCH ")
-                .arg(Arg::Text(pattern.fts_phrase()));
-        } else {
-            // Too short for trigrams: filter the tenant's rows in list order.
-            b.push(" AND c.search_key LIKE ")
-                .arg(Arg::Text(pattern.like_pattern()))
-                .push(" ESCAPE '\\'");
-        }
     }
 }
 
