@@ -1,0 +1,158 @@
+//! `switchboard-bench`: seeds a database for the benchmark, checks a running server's
+//! answers on it, and replays the server's SQL directly (the raw-SQL limit).
+//! `scripts/bench.sh` drives it; see BENCHMARKS.md.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::time::Duration;
+use switchboard_bench::{check, raw, seed};
+
+#[derive(Parser)]
+#[command(name = "switchboard-bench", about = "Switchboard benchmark tooling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fill a database (created and migrated if needed) with one big tenant and
+    /// several small ones; prints the seed report (JSON) and writes it to --out.
+    Seed {
+        #[arg(long)]
+        database_url: String,
+        /// Conversations of the big tenant.
+        #[arg(long, default_value_t = 1_000_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 4)]
+        small_tenants: usize,
+        #[arg(long, default_value_t = 2_000)]
+        small_conversations: usize,
+        /// Average messages per conversation (each gets 1 to 2M-1).
+        #[arg(long, default_value_t = 3)]
+        messages_per_conversation: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Check a running server's answers on the seeded data; prints the scenario
+    /// parameters (JSON) when every check passes.
+    Check {
+        #[arg(long)]
+        report: std::path::PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long, default_value = check::DEFAULT_NAME_SEARCH)]
+        name_search: String,
+    },
+    /// Replay one list request's SQL directly against the database (rusqlite threads
+    /// for SQLite, pgbench for PostgreSQL); prints throughput and latency (JSON).
+    Raw {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        report: std::path::PathBuf,
+        /// L3: filter by this channel type.
+        #[arg(long)]
+        channel_type: Option<String>,
+        /// L4: search for this.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        warmup_seconds: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("switchboard-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<String, seed::BoxError> {
+    match command {
+        Command::Seed {
+            database_url,
+            conversations,
+            small_tenants,
+            small_conversations,
+            messages_per_conversation,
+            seed: seed_value,
+            out,
+        } => {
+            let report = seed::seed(&seed::SeedOptions {
+                database_url,
+                conversations,
+                small_tenants,
+                small_conversations,
+                messages_per_conversation,
+                seed: seed_value,
+            })
+            .await?;
+            let json = serde_json::to_string_pretty(&report)?;
+            if let Some(out) = out {
+                std::fs::write(out, &json)?;
+            }
+            Ok(json)
+        }
+        Command::Check {
+            report,
+            url,
+            name_search,
+        } => {
+            let report: seed::SeedReport = serde_json::from_slice(&std::fs::read(report)?)?;
+            let params = check::check(&report, &url, &name_search).await?;
+            Ok(serde_json::to_string_pretty(&params)?)
+        }
+        Command::Raw {
+            database_url,
+            report,
+            channel_type,
+            search,
+            concurrency,
+            seconds,
+            warmup_seconds,
+        } => {
+            let report: seed::SeedReport = serde_json::from_slice(&std::fs::read(report)?)?;
+            let tenant = report.tenants.first().ok_or("the report has no tenant")?;
+            let request = raw::RawRequest::new(
+                tenant.id,
+                report.user_id,
+                channel_type.as_deref(),
+                search.as_deref(),
+            )?;
+            let warmup = Duration::from_secs(warmup_seconds);
+            let duration = Duration::from_secs(seconds);
+            let result = if let Some(path) = database_url.strip_prefix("sqlite://") {
+                let path = path.split('?').next().unwrap_or(path).to_string();
+                tokio::task::spawn_blocking(move || {
+                    raw::run_sqlite(&path, &request, concurrency, warmup, duration)
+                })
+                .await??
+            } else {
+                raw::run_pgbench(&database_url, &request, concurrency, warmup, duration).await?
+            };
+            Ok(serde_json::to_string(&result)?)
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The physical limit: the SQL the server issues for one list request, run directly
+//! against the database with the same concurrency, without HTTP, auth or JSON.
+//!
+//! The statements come from `switchboard_store::plan`, the very functions the stores
+//! use, in the order a request runs them: membership, total, page, blacklists.
+//! SQLite is driven from threads over rusqlite (the thinnest client of the same
+//! library); PostgreSQL by `pgbench -M prepared`, with the arguments as parameters.
+
+use crate::seed::BoxError;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use switchboard_core::search::SearchPattern;
+use switchboard_core::{ChannelType, ConversationFilter, PageRequest, TenantId};
+use switchboard_store::plan::{self, Arg, Dialect, SqlBuilder};
+
+/// Which list request to replay.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub tenant: TenantId,
+    pub user: i64,
+    pub filter: ConversationFilter,
+    pub page: PageRequest,
+}
+
+impl RawRequest {
+    /// L1, L3 (`channel_type`) or L4 (`search`).
+    pub fn new(
+        tenant: i64,
+        user: i64,
+        channel_type: Option<&str>,
+        search: Option<&str>,
+    ) -> Result<Self, BoxError> {
+        let channel_type = channel_type
+            .map(|t| {
+                t.parse::<ChannelType>()
+                    .map_err(|_| format!("unknown channel type {t}"))
+            })
+            .transpose()?;
+        Ok(Self {
+            tenant: TenantId(tenant),
+            user,
+            filter: ConversationFilter {
+                channel_type,
+                search: search.and_then(SearchPattern::parse),
+            },
+            page: PageRequest {
+                page: 1,
+                per_page: 15,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RawResult {
+    pub driver: String,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub requests: u64,
+    pub requests_per_sec: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub avg_ms: f64,
+}
+
+// ---- SQLite ------------------------------------------------------------------------
+
+fn sqlite_value(arg: &Arg) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match arg {
+        Arg::Int(v) => Value::Integer(*v),
+        Arg::Text(v) => Value::Text(v.clone()),
+        // As sqlx stores instants in SQLite: RFC 3339 text.
+        Arg::Time(v) => Value::Text(v.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+    }
+}
+
+/// Runs `b`, reading every column of every row; returns the values of `column`.
+fn sqlite_run(
+    conn: &rusqlite::Connection,
+    b: &SqlBuilder,
+    column: Option<&str>,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut statement = conn.prepare_cached(&b.sql)?;
+    let wanted = column.and_then(|c| statement.column_index(c).ok());
+    let width = statement.column_count();
+    let mut rows = statement.query(rusqlite::params_from_iter(b.args.iter().map(sqlite_value)))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        for k in 0..width {
+            let value = row.get_ref(k)?;
+            if Some(k) == wanted {
+                if let rusqlite::types::ValueRef::Integer(v) = value {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One request's statements on one connection.
+fn sqlite_request(
+    conn: &rusqlite::Connection,
+    request: &RawRequest,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let mut membership = SqlBuilder::default();
+    membership.push(plan::MEMBERSHIP_ROLE);
+    membership.args = vec![Arg::Int(request.tenant.0), Arg::Int(request.user)];
+    sqlite_run(conn, &membership, None)?;
+    let total_sql = plan::conversation_total(Dialect::Sqlite, request.tenant, &request.filter);
+    let total = conn.prepare_cached(&total_sql.sql)?.query_row(
+        rusqlite::params_from_iter(total_sql.args.iter().map(sqlite_value)),
+        |r| r.get::<_, i64>(0),
+    )?;
+    let offset = request.page.offset().unwrap_or(0);
+    if offset >= total {
+        return Ok(());
+    }
+    let page = plan::conversation_page(
+        Dialect::Sqlite,
+        request.tenant,
+        &request.filter,
+        request.page,
+        offset,
+    );
+    let customers = sqlite_run(conn, &page, Some("customer_id"))?;
+    if !customers.is_empty() {
+        sqlite_run(
+            conn,
+            &plan::active_blacklists(request.tenant, &customers, now),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// `concurrency` threads, each with its own read-only connection, replaying the
+/// request for `seconds` after `warmup` seconds.
+pub fn run_sqlite(
+    path: &str,
+    request: &RawRequest,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<RawResult, BoxError> {
+    let now = Utc::now();
+    let start = Instant::now() + warmup;
+    let end = start + duration;
+    let handles: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let path = path.to_string();
+            let request = request.clone();
+            std::thread::spawn(move || -> Result<Vec<u32>, String> {
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| e.to_string())?;
+                // The server's reader settings.
+                conn.execute_batch("PRAGMA cache_size = -32000; PRAGMA busy_timeout = 10000;")
+                    .map_err(|e| e.to_string())?;
+                let mut latencies = Vec::new();
+                loop {
+                    let began = Instant::now();
+                    if began >= end {
+                        break;
+                    }
+                    sqlite_request(&conn, &request, now).map_err(|e| e.to_string())?;
+                    if began >= start {
+                        latencies.push(began.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    }
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.join().map_err(|_| "a driver thread panicked")??);
+    }
+    Ok(summarize("rusqlite", concurrency, duration, all))
+}
+
+fn summarize(
+    driver: &str,
+    concurrency: usize,
+    duration: Duration,
+    mut latencies: Vec<u32>,
+) -> RawResult {
+    latencies.sort_unstable();
+    let pick = |q: f64| -> Option<f64> {
+        (!latencies.is_empty()).then(|| {
+            let k = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+            f64::from(latencies[k]) / 1000.0
+        })
+    };
+    let requests = latencies.len() as u64;
+    let seconds = duration.as_secs_f64();
+    let sum: f64 = latencies.iter().map(|l| f64::from(*l)).sum();
+    RawResult {
+        driver: driver.to_string(),
+        concurrency,
+        seconds,
+        requests,
+        requests_per_sec: requests as f64 / seconds,
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+        avg_ms: if requests > 0 {
+            sum / requests as f64 / 1000.0
+        } else {
+            0.0
+        },
+    }
+}
+
+// ---- PostgreSQL (pgbench) ----------------------------------------------------------
+
+/// A pgbench script for one request, and the `-D name=value` definitions of its
+/// variables: pgbench sends variables as bind parameters in prepared mode, as sqlx does.
+pub async fn pgbench_script(
+    url: &str,
+    request: &RawRequest,
+) -> Result<(String, Vec<String>), BoxError> {
+    use sqlx::Connection;
+    let now = Utc::now();
+    let mut script = String::new();
+    let mut defines = Vec::new();
+    let mut add = |b: &SqlBuilder, script: &mut String| {
+        let statement = script.matches(';').count();
+        let mut sql = b.sql.clone();
+        // Replace from the highest number down so that $1 does not eat $10's prefix.
+        for (k, arg) in b.args.iter().enumerate().rev() {
+            let name = format!("s{statement}a{}", k + 1);
+            sql = sql.replace(&format!("${}", k + 1), &format!(":{name}"));
+            let value = match arg {
+                Arg::Int(v) => v.to_string(),
+                Arg::Text(v) => v.clone(),
+                Arg::Time(v) => v.to_rfc3339_opts(SecondsFormat::Secs, true),
+            };
+            defines.push(format!("{name}={value}"));
+        }
+        script.push_str(&sql);
+        script.push_str(";\n");
+    };
+    let mut membership = SqlBuilder::default();
+    membership.push(plan::MEMBERSHIP_ROLE);
+    membership.args = vec![Arg::Int(request.tenant.0), Arg::Int(request.user)];
+    add(&membership, &mut script);
+    add(
+        &plan::conversation_total(Dialect::Postgres, request.tenant, &request.filter),
+        &mut script,
+    );
+    let page = plan::conversation_page(
+        Dialect::Postgres,
+        request.tenant,
+        &request.filter,
+        request.page,
+        0,
+    );
+    add(&page, &mut script);
+    // The blacklist query names the page's customers: read them once (the data does
+    // not change during a read benchmark).
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let customers_sql = format!("SELECT customer_id FROM ({}) page", page.sql);
+    let mut query = sqlx::query_as::<_, (i64,)>(&customers_sql);
+    for arg in &page.args {
+        query = match arg {
+            Arg::Int(v) => query.bind(*v),
+            Arg::Text(v) => query.bind(v.clone()),
+            Arg::Time(v) => query.bind(*v),
+        };
+    }
+    let customers: Vec<i64> = query
+        .fetch_all(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(c,)| c)
+        .collect();
+    conn.close().await?;
+    if !customers.is_empty() {
+        add(
+            &plan::active_blacklists(request.tenant, &customers, now),
+            &mut script,
+        );
+    }
+    Ok((script, defines))
+}
+
+/// Runs pgbench with the script and reads its throughput and average latency.
+pub async fn run_pgbench(
+    url: &str,
+    request: &RawRequest,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<RawResult, BoxError> {
+    let (script, defines) = pgbench_script(url, request).await?;
+    let dir = std::env::temp_dir().join(format!("switchboard-pgbench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("request.sql");
+    std::fs::write(&file, &script)?;
+    let run = |seconds: u64| {
+        let mut command = std::process::Command::new("pgbench");
+        command
+            .args(["-n", "-M", "prepared", "-j", "2"])
+            .arg("-c")
+            .arg(concurrency.to_string())
+            .arg("-T")
+            .arg(seconds.to_string())
+            .arg("-f")
+            .arg(&file);
+        for d in &defines {
+            command.arg("-D").arg(d);
+        }
+        command.arg(url);
+        command.output()
+    };
+    if warmup.as_secs() > 0 {
+        run(warmup.as_secs())?;
+    }
+    let output = run(duration.as_secs().max(1))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "pgbench failed: {}\n{stdout}\nscript:\n{script}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let number_after = |label: &str| -> Option<f64> {
+        stdout
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .map(|rest| rest.trim_start_matches([' ', '=', ':']))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    let tps = number_after("tps").ok_or_else(|| format!("no tps in pgbench output:\n{stdout}"))?;
+    let requests = number_after("number of transactions actually processed").unwrap_or(0.0);
+    let latency = number_after("latency average").unwrap_or(0.0);
+    Ok(RawResult {
+        driver: "pgbench -M prepared".to_string(),
+        concurrency,
+        seconds: duration.as_secs_f64(),
+        requests: requests as u64,
+        requests_per_sec: tps,
+        p50_ms: None,
+        p99_ms: None,
+        avg_ms: latency,
+    })
+}

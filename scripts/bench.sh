@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# The benchmark of BENCHMARKS.md: seeds a million conversations in one tenant, starts
+# the release server and drives it with wrk (concurrency 32, a warm-up, 20 s per
+# scenario), replays the server's own SQL directly for the raw-SQL limit, repeats L1
+# and L4 at 10,000 conversations, and prints one table per backend.
+#
+#   bash scripts/bench.sh                    # both backends, the full run (~25 min each
+#                                            # the first time, seeding included)
+#   bash scripts/bench.sh sqlite             # one backend
+#   bash scripts/bench.sh --smoke            # CI: small data, a few seconds, debug build
+#
+# Environment (defaults in brackets):
+#   BENCH_CONVERSATIONS [1000000]  conversations of the big tenant
+#   BENCH_SCALING_CONVERSATIONS [10000]  the same tenant, small, for the scaling ratio
+#   BENCH_SECONDS [20]  BENCH_WARMUP [5]  BENCH_CONCURRENCY [32]
+#   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/postgres]  the server to create
+#                                 the benchmark databases on
+#   BENCH_RESEED [0]  1 reseeds even when a seeded database is cached in .bench/
+#   BENCH_PROFILE [release]  cargo profile of the server and the bench tool
+#   BENCH_BUILD [1]  0 uses the binaries already in target/<profile>
+#
+# Seeded databases and their reports are kept in .bench/ (gitignored) and reused.
+# Results: .bench/results-<backend>.md (the table) and .bench/results-<backend>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0
+backends=()
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) smoke=1 ;;
+    sqlite | postgres) backends+=("$arg") ;;
+    all) backends=(sqlite postgres) ;;
+    *) echo "usage: $0 [--smoke] [sqlite|postgres|all]" >&2; exit 2 ;;
+  esac
+done
+[ ${#backends[@]} -gt 0 ] || backends=(sqlite postgres)
+
+if [ "$smoke" = 1 ]; then
+  : "${BENCH_CONVERSATIONS:=3000}" "${BENCH_SCALING_CONVERSATIONS:=500}"
+  : "${BENCH_SECONDS:=2}" "${BENCH_WARMUP:=1}" "${BENCH_PROFILE:=debug}"
+  : "${BENCH_SMALL_TENANTS:=2}" "${BENCH_SMALL_CONVERSATIONS:=200}"
+fi
+conversations=${BENCH_CONVERSATIONS:-1000000}
+scaling_conversations=${BENCH_SCALING_CONVERSATIONS:-10000}
+seconds=${BENCH_SECONDS:-20}
+warmup=${BENCH_WARMUP:-5}
+concurrency=${BENCH_CONCURRENCY:-32}
+profile=${BENCH_PROFILE:-release}
+small_tenants=${BENCH_SMALL_TENANTS:-4}
+small_conversations=${BENCH_SMALL_CONVERSATIONS:-2000}
+pg_url=${BENCH_PG_URL:-${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
+out=.bench
+mkdir -p "$out"
+lua=scripts/bench/wrk.lua
+server_pid=""
+
+log() { printf '\n==> bench: %s\n' "$*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+for tool in wrk jq curl; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    log "installing $tool"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
+  fi
+done
+
+bin_dir=target/$profile
+if [ "${BENCH_BUILD:-1}" = 1 ]; then
+  log "cargo build --profile $profile (server and bench tool)"
+  cargo build --profile "$(sed 's/^debug$/dev/' <<<"$profile")" -p switchboard -p switchboard-bench
+fi
+server_bin=$bin_dir/switchboard
+bench_bin=$bin_dir/switchboard-bench
+
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+trap stop_server EXIT
+
+# database_url BACKEND N: where the seeded database of N conversations lives.
+database_url() {
+  case "$1" in
+    sqlite) echo "sqlite://$out/sqlite-$2.db" ;;
+    postgres) echo "${pg_url%/*}/switchboard_bench_$2" ;;
+  esac
+}
+
+# seeded BACKEND N: seeds (or reuses) the database; prints the report's path.
+seeded() {
+  local backend=$1 n=$2 url report
+  url=$(database_url "$backend" "$n")
+  report="$out/$backend-$n.json"
+  if [ "${BENCH_RESEED:-0}" != 1 ] && [ -s "$report" ] && [ "$smoke" = 0 ]; then
+    log "$backend: reusing the seeded database of $n conversations ($report)"
+    echo "$report"
+    return
+  fi
+  case "$backend" in
+    sqlite) rm -f "$out/sqlite-$n.db" "$out/sqlite-$n.db-wal" "$out/sqlite-$n.db-shm" ;;
+    postgres)
+      psql "$pg_url" -qc "DROP DATABASE IF EXISTS switchboard_bench_$n WITH (FORCE)" >/dev/null
+      psql "$pg_url" -qc "CREATE DATABASE switchboard_bench_$n" >/dev/null
+      ;;
+  esac
+  log "$backend: seeding $n conversations (+ $small_tenants small tenants)"
+  "$bench_bin" seed --database-url "$url" --conversations "$n" \
+    --small-tenants "$small_tenants" --small-conversations "$small_conversations" \
+    --out "$report" >/dev/null
+  log "$backend: seeded in $(jq -r '.seconds | floor' "$report") s: $(jq -c .rows "$report")"
+  echo "$report"
+}
+
+start_server() { # URL
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  base="http://127.0.0.1:$port"
+  # The rate limiter stays on (A1 measures it) with a budget the load cannot reach.
+  SWITCHBOARD_DATABASE_URL="$1" SWITCHBOARD_RATE_LIMIT_PER_MINUTE=4000000000 \
+    SWITCHBOARD_FILES_DIR="$out/files" \
+    "$server_bin" serve --listen "127.0.0.1:$port" >"$out/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 300); do
+    curl -fsS "$base/readyz" >/dev/null 2>&1 && return
+    kill -0 "$server_pid" 2>/dev/null || { tail -20 "$out/server.log" >&2; die "the server exited"; }
+    sleep 0.1
+  done
+  die "the server did not become ready"
+}
+
+rss_kib() { awk -v f="$1" '$1 == f":" {print $2}' "/proc/$server_pid/status"; }
+run_counter=0
+
+# scenario NAME METHOD PATH [BODY] [EXTRA_HEADER]: warm-up, then the measured run;
+# prints the result as one JSON object with the server's peak RSS during the run.
+scenario() {
+  local name=$1 method=$2 path=$3 body=${4:-} extra=${5:-} headers result
+  headers="Authorization: Bearer $token"$'\n'"X-Tenant: $tenant"
+  [ -n "$extra" ] && headers="$extra"
+  [ "$extra" = none ] && headers=""
+  run_counter=$((run_counter + 1))
+  local -a env=(BENCH_METHOD="$method" BENCH_PATH="$path" BENCH_HEADERS="$headers" BENCH_RUN="$run_counter")
+  [ -n "$body" ] && env+=(BENCH_BODY="$body")
+  env "${env[@]}" wrk -t2 -c"$concurrency" -d"${warmup}s" -s "$lua" "$base" >/dev/null
+  # Peak RSS of this run alone: writing 5 to clear_refs resets VmHWM.
+  echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || true
+  run_counter=$((run_counter + 1))
+  env[3]=BENCH_RUN=$run_counter
+  result=$(env "${env[@]}" wrk -t2 -c"$concurrency" -d"${seconds}s" --timeout 10s -s "$lua" "$base" \
+    | sed -n 's/^RESULT //p')
+  [ -n "$result" ] || die "$name: wrk printed no result"
+  jq -c --arg name "$name" --argjson rss "$(rss_kib VmHWM)" '{scenario: $name} + . + {peak_rss_mb: ($rss / 1024 | . * 10 | round / 10)}' <<<"$result"
+  log "$name: $(jq -r '"\(.rps) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors)"' <<<"$result")"
+}
+
+# raw NAME [bench raw options]: the server's SQL for that request, without the server.
+raw() {
+  local name=$1 result
+  shift
+  result=$("$bench_bin" raw --database-url "$url" --report "$report" --concurrency "$concurrency" \
+    --seconds "$seconds" --warmup-seconds "$warmup" "$@")
+  jq -c --arg name "$name" '{scenario: $name} + .' <<<"$result"
+  log "$name (raw SQL): $(jq -r '"\(.requests_per_sec | floor) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' <<<"$result")"
+}
+
+uri() { jq -rn --arg v "$1" '$v | @uri'; }
+
+bench_backend() {
+  local backend=$1 results="$out/results-$backend.jsonl"
+  : >"$results"
+  report=$(seeded "$backend" "$conversations")
+  url=$(database_url "$backend" "$conversations")
+  start_server "$url"
+  log "$backend: checking the server's answers on the seeded data"
+  params=$("$bench_bin" check --report "$report" --url "$base")
+  tenant=$(jq -r .tenant <<<"$params")
+  token=$(jq -r .token <<<"$params")
+  local name_search phone_search missing_search messages_conversation create_channel inbound_channel inbound_secret
+  name_search=$(jq -r .name_search <<<"$params")
+  phone_search=$(jq -r .phone_search <<<"$params")
+  missing_search=$(jq -r .missing_search <<<"$params")
+  messages_conversation=$(jq -r .messages_conversation <<<"$params")
+  create_channel=$(jq -r .create_channel <<<"$params")
+  inbound_channel=$(jq -r .inbound_channel <<<"$params")
+  inbound_secret=$(jq -r .inbound_secret <<<"$params")
+  local list=/api/v1/conversations
+  {
+    scenario L1 GET "$list"
+    scenario L2 GET "$list?page=1000"
+    scenario L3 GET "$list?channel_type=instagram"
+    scenario L4 GET "$list?search=$(uri "$name_search")"
+    scenario L5 GET "$list?search=$(uri "$phone_search")"
+    scenario L6 GET "$list?search=$(uri "$missing_search")"
+    scenario L7 GET "$list/$messages_conversation/messages"
+    # A1: the per-request cost of the token check and the rate limiter: a route with
+    # both and one small query, against a route with neither.
+    scenario A1-auth GET /api/v1/account/tenants
+    scenario A1-none GET /healthz "" none
+  } >>"$results"
+  # The raw-SQL limit of L1, L3 and L4, with the server idle.
+  {
+    raw L1-raw
+    raw L3-raw --channel-type instagram
+    raw L4-raw --search "$name_search"
+  } >>"$results"
+  {
+    scenario C1 POST "$list" "{\"channel_id\":$create_channel,\"address\":\"+90 555 {n}\",\"first_name\":\"Bench\",\"last_name\":\"Create\"}"
+    scenario I1 POST "/api/v1/channels/$inbound_channel/inbound" \
+      "{\"address\":\"+90 544 000 {k}\",\"first_name\":\"Bench\",\"message\":\"Merhaba, randevu almak istiyorum. Yarın öğleden sonra uygun musunuz?\",\"external_id\":\"bench-{n}\"}" \
+      "X-Channel-Secret: $inbound_secret"
+  } >>"$results"
+  sleep 5
+  idle_rss=$(rss_kib VmRSS)
+  stop_server
+
+  log "$backend: scaling: L1 and L4 at $scaling_conversations conversations"
+  report=$(seeded "$backend" "$scaling_conversations")
+  url=$(database_url "$backend" "$scaling_conversations")
+  start_server "$url"
+  params=$("$bench_bin" check --report "$report" --url "$base" --name-search "$name_search")
+  tenant=$(jq -r .tenant <<<"$params")
+  token=$(jq -r .token <<<"$params")
+  {
+    scenario L1-small GET "$list"
+    scenario L4-small GET "$list?search=$(uri "$name_search")"
+  } >>"$results"
+  stop_server
+
+  summarize "$backend" "$results" "$idle_rss" | tee "$out/results-$backend.md"
+  jq -s --arg backend "$backend" --argjson idle "$idle_rss" --argjson n "$conversations" \
+    '{backend: $backend, conversations: $n, idle_rss_mb: ($idle / 1024), scenarios: .}' "$results" \
+    >"$out/results-$backend.json"
+  # Every scenario must have run without an error; a benchmark of failures means nothing.
+  local failed
+  failed=$(jq -r 'select((.errors // 0) > 0) | .scenario' "$results")
+  [ -z "$failed" ] || die "$backend: scenarios with errors: $failed"
+}
+
+summarize() { # BACKEND RESULTS IDLE_KIB: the markdown table
+  jq -rs --arg backend "$1" --argjson idle "$3" --argjson n "$conversations" --argjson small "$scaling_conversations" \
+    --argjson c "$concurrency" --argjson s "$seconds" '
+    def r(x): if x == null then "" else (x * 100 | round / 100 | tostring) end;
+    (map({key: .scenario, value: .}) | from_entries) as $by
+    | def ratio(a; b): if $by[a] and $by[b] then r($by[a].rps / $by[b].requests_per_sec) else "" end;
+      def scale(a; b): if $by[a] and $by[b] then r($by[a].p50_ms / $by[b].p50_ms) else "" end;
+    "### \($backend): \($n) conversations in one tenant, concurrency \($c), \($s) s per scenario\n",
+    "| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    (.[] | "| \(.scenario) | \(r(.rps // .requests_per_sec)) | \(r(.p50_ms)) | \(r(.p99_ms)) | \(.errors // "") | \(.peak_rss_mb // "") |"),
+    "",
+    "- server / raw SQL throughput: L1 \(ratio("L1"; "L1-raw")), L3 \(ratio("L3"; "L3-raw")), L4 \(ratio("L4"; "L4-raw"))",
+    "- scaling, p50 at \($n) / p50 at \($small): L1 \(scale("L1"; "L1-small")), L4 \(scale("L4"; "L4-small"))",
+    "- server RSS idle after the load: \(r($idle / 1024)) MB",
+    ""' "$2"
+}
+
+for backend in "${backends[@]}"; do
+  bench_backend "$backend"
+done
