@@ -42,6 +42,7 @@ backend_tests!(
     token_lifetimes_are_configurable,
     cli_creates_clients,
     concurrent_uses_of_a_code_or_refresh_token_have_one_winner,
+    nul_bytes_are_unknown_values_not_server_errors,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -2376,4 +2377,358 @@ async fn concurrent_uses_of_a_code_or_refresh_token_have_one_winner(app: TestApp
         400,
         "family revoked"
     );
+}
+
+// --- Hardening ------------------------------------------------------------------
+
+/// Posts the form on `html` at `action` with its hidden fields, each of `fields`
+/// replacing the hidden field of that name or added.
+async fn submit_replacing(
+    app: &TestApp,
+    b: &Client,
+    html: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let mut form = hidden_fields(html);
+    for (k, v) in fields {
+        match form.iter_mut().find(|(name, _)| name == k) {
+            Some(field) => field.1 = v.to_string(),
+            None => form.push((k.to_string(), v.to_string())),
+        }
+    }
+    b.post(app.url(action)).form(&form).send().await.unwrap()
+}
+
+async fn oauth_json(r: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert!(status < 500, "{what}: {status} {text}");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: JSON: {text}"));
+    (status, body)
+}
+
+async fn page_status(r: reqwest::RequestBuilder, what: &str) -> (u16, String) {
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert!(status < 500, "{what}: {status} {text}");
+    (status, text)
+}
+
+/// A NUL cannot be part of any stored client id, e-mail or token (PostgreSQL cannot
+/// even compare text with one): on every OAuth path such a value is answered like a
+/// value that matches nothing, never with a 5xx.
+async fn nul_bytes_are_unknown_values_not_server_errors(app: TestApp) {
+    let p = person(&app, None, "nul@example.com", Role::Owner).await;
+    let public = client(&app, p.tenant, true, &["read"], &[REDIRECT]).await;
+    let conf = client(&app, p.tenant, false, &["read"], &[REDIRECT]).await;
+    let secret = conf.secret.clone().unwrap();
+
+    // Client authentication with a NUL in the client_id, every way it can be sent.
+    for path in ["/oauth/token", "/oauth/revoke", "/oauth/introspect"] {
+        let post = || app.client.post(app.url(path));
+        let grant = [("grant_type", "client_credentials"), ("token", "t")];
+        let requests = [
+            (
+                "form",
+                post().form(&[
+                    grant[0],
+                    grant[1],
+                    ("client_id", "\0"),
+                    ("client_secret", "x"),
+                ]),
+            ),
+            (
+                "form, public",
+                post().form(&[grant[0], grant[1], ("client_id", "a\0b")]),
+            ),
+            (
+                "JSON",
+                post().json(&json!({"grant_type": "client_credentials", "token": "t",
+                    "client_id": "\u{0}", "client_secret": "x"})),
+            ),
+            (
+                "JSON, public",
+                post().json(&json!({"grant_type": "client_credentials", "token": "t",
+                    "client_id": format!("{}\u{0}", public.client_id)})),
+            ),
+            ("Basic", post().basic_auth("\0", Some("x")).form(&grant)),
+            (
+                "Basic, escaped",
+                post().basic_auth("%00", Some("x")).form(&grant),
+            ),
+            (
+                "Basic, raw",
+                post()
+                    .header(
+                        "Authorization",
+                        format!("Basic {}", STANDARD.encode(b"\0:\0")),
+                    )
+                    .form(&grant),
+            ),
+        ];
+        for (how, request) in requests {
+            let what = format!("{path}, client_id with NUL ({how})");
+            let (status, body) = oauth_json(request, &what).await;
+            assert_eq!(
+                (status, s(&body["error"])),
+                (401, "invalid_client"),
+                "{what}"
+            );
+        }
+    }
+
+    // A real client, NUL in every other parameter of the token endpoint.
+    let token = |fields: &[(&str, &str)]| {
+        app.client
+            .post(app.url("/oauth/token"))
+            .basic_auth(&conf.client_id, Some(&secret))
+            .form(fields)
+    };
+    let cases: [(&[(&str, &str)], &str); 9] = [
+        (&[("grant_type", "\0")], "unsupported_grant_type"),
+        (
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "\0"),
+                ("redirect_uri", REDIRECT),
+            ],
+            "invalid_grant",
+        ),
+        (
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "sba_x"),
+                ("redirect_uri", "\0"),
+            ],
+            "invalid_grant",
+        ),
+        (
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "sba_x"),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", "\0"),
+            ],
+            "invalid_grant",
+        ),
+        (
+            &[("grant_type", "refresh_token"), ("refresh_token", "\0")],
+            "invalid_grant",
+        ),
+        (
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "sbr_\0"),
+                ("scope", "\0"),
+            ],
+            "invalid_grant",
+        ),
+        (
+            &[("grant_type", "client_credentials"), ("scope", "read\0")],
+            "invalid_scope",
+        ),
+        (
+            &[("grant_type", "client_credentials"), ("client_id", "\0")],
+            "invalid_request",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_secret", "\0"),
+            ],
+            "invalid_request",
+        ),
+    ];
+    for (fields, error) in cases {
+        let what = format!("token endpoint with {fields:?}");
+        let (status, body) = oauth_json(token(fields), &what).await;
+        assert_eq!((status, s(&body["error"])), (400, error), "{what}");
+    }
+    // Revocation and introspection: a NUL token is an unknown token.
+    for (path, fields) in [
+        (
+            "/oauth/revoke",
+            [("token", "\0"), ("token_type_hint", "\0")],
+        ),
+        (
+            "/oauth/introspect",
+            [("token", "sbr_\0"), ("token_type_hint", "\0")],
+        ),
+        (
+            "/oauth/introspect",
+            [("token", "sbo_\0"), ("token_type_hint", "a")],
+        ),
+    ] {
+        let what = format!("{path} with {fields:?}");
+        let r = app
+            .client
+            .post(app.url(path))
+            .basic_auth(&conf.client_id, Some(&secret))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{what}");
+        if path == "/oauth/introspect" {
+            assert_eq!(
+                r.json::<Value>().await.unwrap(),
+                json!({"active": false}),
+                "{what}"
+            );
+        }
+    }
+
+    // The authorization pages.
+    let v = verifier();
+    let ch = challenge(&v);
+    let good = [
+        ("response_type", "code"),
+        ("client_id", public.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "read"),
+        ("state", "st"),
+        ("code_challenge", ch.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let with = |name: &str, value: &'static str| -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in good {
+            q.append_pair(k, if k == name { value } else { v });
+        }
+        q.finish()
+    };
+    for name in ["client_id", "redirect_uri"] {
+        for value in ["\0", "x\0"] {
+            let what = format!("authorize with a NUL in {name}");
+            let (status, html) = page_status(
+                app.client
+                    .get(app.url(&format!("/oauth/authorize?{}", with(name, value)))),
+                &what,
+            )
+            .await;
+            assert_eq!(status, 400, "{what}: {html}");
+            assert!(html.contains("id=\"error\""), "{what}: {html}");
+        }
+    }
+    for name in [
+        "response_type",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    ] {
+        let what = format!("authorize with a NUL in {name}");
+        let r = browser()
+            .get(app.url(&format!("/oauth/authorize?{}", with(name, "\0"))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{what}");
+        let q = query_of(&location(&r));
+        assert!(location(&r).starts_with(REDIRECT), "{what}");
+        assert!(param(&q, "error").is_some(), "{what}: {q:?}");
+    }
+    let query = with("", "");
+
+    // The sign-in form.
+    let b = browser();
+    let html = b
+        .get(app.url(&format!("/oauth/authorize?{query}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (fields, expected) in [
+        (vec![("email", "\0"), ("password", PASSWORD)], 401),
+        (
+            vec![("email", "nul@example.com\0"), ("password", PASSWORD)],
+            401,
+        ),
+        (vec![("email", "nul@example.com"), ("password", "\0")], 401),
+        (
+            vec![("email", "nul@example.com"), ("password", "correct\0horse")],
+            401,
+        ),
+        (
+            vec![
+                ("email", "nul@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", "\0"),
+            ],
+            400,
+        ),
+        (
+            vec![
+                ("email", "nul@example.com"),
+                ("password", PASSWORD),
+                ("client_id", "\0"),
+            ],
+            400,
+        ),
+        (
+            vec![
+                ("email", "nul@example.com"),
+                ("password", PASSWORD),
+                ("redirect_uri", "\0"),
+            ],
+            400,
+        ),
+    ] {
+        let what = format!("sign-in with {fields:?}");
+        let r = submit_replacing(&app, &b, &html, "/oauth/login", &fields).await;
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, expected, "{what}: {text}");
+    }
+    // The consent and sign-out forms, signed in.
+    let consent = sign_in(&app, &b, &query, &p.email).await;
+    for fields in [
+        vec![("decision", "\0")],
+        vec![("decision", "approve"), ("csrf_token", "\0")],
+        vec![("decision", "approve"), ("client_id", "\0")],
+        vec![("decision", "approve"), ("redirect_uri", "\0")],
+    ] {
+        let what = format!("consent with {fields:?}");
+        let r = submit_replacing(&app, &b, &consent, "/oauth/authorize", &fields).await;
+        assert_eq!(r.status(), 400, "{what}");
+        assert!(r.headers().get(LOCATION).is_none(), "{what}");
+    }
+    let switch_form = consent
+        .split("id=\"switch\"")
+        .nth(1)
+        .expect("switch form")
+        .to_string();
+    let r = submit_replacing(
+        &app,
+        &b,
+        &switch_form,
+        "/oauth/logout",
+        &[("csrf_token", "\0")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.db.scalar("SELECT COUNT(*) FROM oauth_codes").await, 0);
+
+    // Deleting a client by an id with a NUL: no such client.
+    let owner = app.token(p.user, &["read", "write"], None).await;
+    for id in ["%00", "x%00", &format!("{}%00", conf.client_id)] {
+        let (status, body) = status_of(api(
+            &app,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/oauth/clients/{id}"),
+            &owner,
+            p.tenant,
+        ))
+        .await;
+        assert_eq!(
+            (status, s(&body["error"])),
+            (404, "not_found"),
+            "delete {id}: {body}"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use super::extract::{JsonInput, TenantScope};
 use super::resources::timestamp;
 use super::roles::{require_role, required_role, Group};
 use crate::app::AppState;
-use crate::oauth::clients::{register, ClientSpec, RegisterError};
+use crate::oauth::clients::{find_client, register, ClientSpec, RegisterError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -250,9 +250,7 @@ pub async fn delete(
     Path(client_id): Path<String>,
 ) -> Result<Json<ClientEnvelope>, ApiError> {
     guard(&scope, true)?;
-    let client = state
-        .store
-        .find_oauth_client(&client_id)
+    let client = find_client(state.store.as_ref(), &client_id)
         .await?
         .filter(|c| c.tenant_id == scope.tenant)
         .ok_or(ApiError::new(ErrorCode::NotFound))?;

@@ -4,6 +4,7 @@
 use super::scopes;
 use crate::credentials::{new_client_id, new_secret, secret_hash, CLIENT_SECRET_PREFIX};
 use switchboard_core::auth_store::{NewOAuthClient, OAuthClient};
+use switchboard_core::store::StoreResult;
 use switchboard_core::{Clock, Store, StoreError, TenantId};
 
 pub const NAME_MAX: usize = 255;
@@ -116,6 +117,19 @@ impl From<StoreError> for RegisterError {
     fn from(e: StoreError) -> Self {
         RegisterError::Store(e)
     }
+}
+
+/// Longer than any client id `new_client_id` makes (`sbcl_` and 22 characters).
+pub const CLIENT_ID_MAX: usize = 100;
+
+/// The live client with this public id. What cannot be a stored id (a NUL, an
+/// absurd length) is no client, without asking the store: every lookup of an id
+/// from a request goes through here.
+pub async fn find_client(store: &dyn Store, client_id: &str) -> StoreResult<Option<OAuthClient>> {
+    if client_id.len() > CLIENT_ID_MAX || !super::storable(client_id) {
+        return Ok(None);
+    }
+    store.find_oauth_client(client_id).await
 }
 
 /// Validates and stores the client; returns it and, for a confidential client, its

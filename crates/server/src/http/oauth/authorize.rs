@@ -14,7 +14,8 @@ use crate::app::AppState;
 use crate::credentials::{
     constant_time_eq, new_secret, secret_hash, verify_password, OAUTH_CODE_PREFIX,
 };
-use crate::oauth::scopes;
+use crate::oauth::clients::find_client;
+use crate::oauth::{scopes, storable};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -167,7 +168,7 @@ pub async fn check_request(
         .client_id
         .as_deref()
         .ok_or_else(|| page("The request does not name an application (client_id is missing)."))?;
-    let client = match state.store.find_oauth_client(client_id).await {
+    let client = match find_client(state.store.as_ref(), client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => {
             return Err(page(
@@ -200,6 +201,14 @@ pub async fn check_request(
         return Err(refuse(
             "invalid_request",
             "The state parameter is too long.",
+        ));
+    }
+    // It is carried through the forms, and HTML cannot carry control characters
+    // (a browser turns a NUL into U+FFFD): the client would get another state back.
+    if st.is_some_and(|s| s.chars().any(char::is_control)) {
+        return Err(refuse(
+            "invalid_request",
+            "The state parameter must not contain control characters.",
         ));
     }
     match p.response_type.as_deref() {
@@ -586,7 +595,13 @@ pub async fn login(
         }
         return response;
     }
-    let user = match state.store.find_user_by_email(&email).await {
+    // An e-mail with a NUL is no account's (and PostgreSQL cannot compare one).
+    let found = if storable(&email) {
+        state.store.find_user_by_email(&email).await
+    } else {
+        Ok(None)
+    };
+    let user = match found {
         Ok(user) => user,
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");

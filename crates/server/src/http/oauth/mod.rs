@@ -11,6 +11,7 @@ pub mod token;
 
 use crate::app::AppState;
 use crate::credentials::{constant_time_eq, secret_hash};
+use crate::oauth::clients::find_client;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -256,12 +257,7 @@ pub async fn authenticate_client(
         },
     };
     let fail = OAuthError::invalid_client;
-    if client_id.len() > 100 {
-        return Err(fail());
-    }
-    let client = state
-        .store
-        .find_oauth_client(&client_id)
+    let client = find_client(state.store.as_ref(), &client_id)
         .await?
         .ok_or_else(fail)?;
     match (&client.secret_hash, secret) {
