@@ -43,6 +43,7 @@ backend_tests!(
     cli_creates_clients,
     concurrent_uses_of_a_code_or_refresh_token_have_one_winner,
     nul_bytes_are_unknown_values_not_server_errors,
+    concurrent_sign_ins_cannot_outrun_the_throttle,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -2731,4 +2732,74 @@ async fn nul_bytes_are_unknown_values_not_server_errors(app: TestApp) {
             "delete {id}: {body}"
         );
     }
+}
+
+/// Concurrent wrong guesses for one account: no more of them are checked than the
+/// limit allows, and the right password sent after them is refused too.
+async fn concurrent_sign_ins_cannot_outrun_the_throttle(app: TestApp) {
+    let p = person(&app, None, "burst@example.com", Role::Agent).await;
+    let c = client(&app, p.tenant, true, &["read"], &[REDIRECT]).await;
+    let query = authorize_query(
+        &c.client_id,
+        REDIRECT,
+        "read",
+        Some(&challenge(&verifier())),
+    );
+    let b = browser();
+    let html = b
+        .get(app.url(&format!("/oauth/authorize?{query}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let guesses = (0..20).map(|i| {
+        let password = format!("guess {i}");
+        let (app, b, html) = (&app, &b, &html);
+        async move {
+            submit(
+                app,
+                b,
+                html,
+                "/oauth/login",
+                &[("email", "burst@example.com"), ("password", &password)],
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    assert_eq!(checked, 5, "exactly the limit is checked: {statuses:?}");
+    let (status, _) = try_login(&app, &b, &query, &p.email, PASSWORD).await;
+    assert_eq!(status, 429, "the account is locked");
+    // A success refunds its attempt to the IP: 19 signed-in users behind one address
+    // and one wrong guess do not lock it.
+    app.advance(15 * 60);
+    for i in 0..19 {
+        let q = person(
+            &app,
+            Some(p.tenant),
+            &format!("ok{i}@example.com"),
+            Role::Agent,
+        )
+        .await;
+        assert_eq!(
+            try_login(&app, &browser(), &query, &q.email, PASSWORD)
+                .await
+                .0,
+            303
+        );
+    }
+    assert_eq!(
+        try_login(&app, &b, &query, "burst@example.com", "x")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(try_login(&app, &b, &query, &p.email, PASSWORD).await.0, 303);
 }

@@ -575,7 +575,9 @@ pub async fn login(
         .unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let now = state.clock.now();
-    if let Err(wait) = state.login_throttle.check(&email, ip, now.timestamp()) {
+    let at = now.timestamp();
+    // Counted as a failure from here on, unless it turns out to be a success.
+    if let Err(wait) = state.login_throttle.reserve(&email, ip, at) {
         let minutes = (wait + 59) / 60;
         let message = format!(
             "Too many sign-in attempts. Please try again in {minutes} minute{}.",
@@ -605,6 +607,7 @@ pub async fn login(
         Ok(user) => user,
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
+            state.login_throttle.release(&email, ip, at);
             return html::error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable. Try again shortly.",
@@ -621,10 +624,8 @@ pub async fn login(
         .unwrap_or(false);
     let user = match user {
         Some(user) if checked => user,
+        // The reserved attempt stays counted as the failure.
         _ => {
-            state
-                .login_throttle
-                .record_failure(&email, ip, now.timestamp());
             return login_page(
                 &state,
                 &headers,
@@ -636,7 +637,7 @@ pub async fn login(
             );
         }
     };
-    state.login_throttle.record_success(&email);
+    state.login_throttle.succeeded(&email, ip, at);
     let session_id = new_secret("");
     let created = state
         .store
