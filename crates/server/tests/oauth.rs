@@ -44,6 +44,7 @@ backend_tests!(
     concurrent_uses_of_a_code_or_refresh_token_have_one_winner,
     nul_bytes_are_unknown_values_not_server_errors,
     concurrent_sign_ins_cannot_outrun_the_throttle,
+    introspection_follows_membership,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -2802,4 +2803,71 @@ async fn concurrent_sign_ins_cannot_outrun_the_throttle(app: TestApp) {
         401
     );
     assert_eq!(try_login(&app, &b, &query, &p.email, PASSWORD).await.0, 303);
+}
+
+/// Introspection agrees with the API: a user's token stops being active when the
+/// user leaves the tenant; a client-credentials token has no user and stays active.
+async fn introspection_follows_membership(app: TestApp) {
+    let p = person(&app, None, "leaver@example.com", Role::Agent).await;
+    let _owner = person(&app, Some(p.tenant), "stays@example.com", Role::Owner).await;
+    let c = client(&app, p.tenant, true, &["read"], &[REDIRECT]).await;
+    let rs = client(&app, p.tenant, false, &["read"], &[REDIRECT]).await;
+    let t = pkce_tokens(&app, &c, &p.email, "read").await;
+    let (access, refresh_token) = (s(&t["access_token"]), s(&t["refresh_token"]));
+    let (_, _, cc) = token_request(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &rs.client_id),
+            ("client_secret", rs.secret.as_deref().unwrap()),
+        ],
+    )
+    .await;
+    let machine = s(&cc["access_token"]);
+    let active = |token: String| {
+        let app = &app;
+        let rs = &rs;
+        async move {
+            let body: Value = app
+                .client
+                .post(app.url("/oauth/introspect"))
+                .basic_auth(&rs.client_id, rs.secret.as_deref())
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["active"].as_bool().expect("active")
+        }
+    };
+    assert!(active(access.into()).await);
+    assert!(active(refresh_token.into()).await);
+    assert!(active(machine.into()).await);
+    let left = app
+        .store
+        .change_member(TenantId(p.tenant), UserId(p.user), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        left,
+        switchboard_core::auth_store::MemberChange::Done
+    ));
+    assert_eq!(list_status(&app, access, p.tenant).await, 403);
+    assert!(
+        !active(access.into()).await,
+        "access token of a former member"
+    );
+    assert!(
+        !active(refresh_token.into()).await,
+        "refresh token of a former member"
+    );
+    assert!(active(machine.into()).await, "client-credentials token");
+    // Back in the tenant, the same tokens count again (as they do for the API).
+    app.store
+        .put_membership(TenantId(p.tenant), UserId(p.user), Role::Agent, app.now())
+        .await
+        .unwrap();
+    assert!(active(access.into()).await);
 }

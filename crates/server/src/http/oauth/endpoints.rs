@@ -141,7 +141,8 @@ async fn do_introspect(
             let active = r.tenant_id == tenant
                 && r.revoked_at.is_none()
                 && r.used_at.is_none()
-                && r.expires_at > now;
+                && r.expires_at > now
+                && is_member(state, r.tenant_id, r.user_id).await?;
             if active {
                 return Ok(json!({
                     "active": true,
@@ -156,7 +157,13 @@ async fn do_introspect(
             }
         }
     } else if let Some(t) = state.store.find_oauth_access_token(&hash).await? {
-        if t.tenant_id == tenant && t.is_usable_at(now) {
+        // A client-credentials token has no user: it is the client's while the
+        // client exists (deleting it revokes its tokens).
+        let member = match t.user_id {
+            Some(user) => is_member(state, t.tenant_id, user).await?,
+            None => true,
+        };
+        if t.tenant_id == tenant && t.is_usable_at(now) && member {
             return Ok(json!({
                 "active": true,
                 "token_type": "Bearer",
@@ -173,4 +180,15 @@ async fn do_introspect(
         }
     }
     Ok(json!({"active": false}))
+}
+
+/// Whether the token's user still belongs to its tenant: the API reads the
+/// membership on every request (403 once the user has left), and introspection
+/// must not call a token active that the API refuses.
+async fn is_member(
+    state: &AppState,
+    tenant: switchboard_core::TenantId,
+    user: switchboard_core::UserId,
+) -> Result<bool, OAuthError> {
+    Ok(state.store.membership(tenant, user).await?.is_some())
 }
