@@ -45,6 +45,7 @@ backend_tests!(
     nul_bytes_are_unknown_values_not_server_errors,
     concurrent_sign_ins_cannot_outrun_the_throttle,
     introspection_follows_membership,
+    forwarded_proto_counts_only_from_trusted_proxies,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -2154,6 +2155,11 @@ async fn token_endpoint_errors_follow_rfc6749(app: TestApp) {
 }
 
 async fn cookies_are_secure_behind_https(app: TestApp) {
+    // The test client is the trusted proxy (see forwarded_proto_counts_only_from_trusted_proxies).
+    let app = TestApp::spawn_with(app.db.backend, |c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
     let p = person(&app, None, "tls@example.com", Role::Agent).await;
     let c = client(&app, p.tenant, true, &["read"], &[REDIRECT]).await;
     let query = authorize_query(
@@ -2870,4 +2876,63 @@ async fn introspection_follows_membership(app: TestApp) {
         .await
         .unwrap();
     assert!(active(access.into()).await);
+}
+
+/// X-Forwarded-Proto makes the cookies `Secure` only when a trusted proxy sent it.
+async fn forwarded_proto_counts_only_from_trusted_proxies(app: TestApp) {
+    for (trusted, secure) in [(false, false), (true, true)] {
+        let app = TestApp::spawn_with(app.db.backend, |c| {
+            if trusted {
+                c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+            }
+        })
+        .await;
+        let p = person(&app, None, "proto@example.com", Role::Agent).await;
+        let c = client(&app, p.tenant, true, &["read"], &[REDIRECT]).await;
+        let query = authorize_query(
+            &c.client_id,
+            REDIRECT,
+            "read",
+            Some(&challenge(&verifier())),
+        );
+        let r = app
+            .client
+            .get(app.url(&format!("/oauth/authorize?{query}")))
+            .header("X-Forwarded-Proto", "https")
+            .send()
+            .await
+            .unwrap();
+        let cookies = set_cookies(r.headers());
+        let csrf = cookies
+            .iter()
+            .find(|c| c.contains("sb_csrf="))
+            .expect("csrf cookie");
+        assert_eq!(
+            csrf.starts_with("__Host-sb_csrf="),
+            secure,
+            "trusted {trusted}: {csrf}"
+        );
+        assert_eq!(
+            csrf.contains("; Secure"),
+            secure,
+            "trusted {trusted}: {csrf}"
+        );
+        // A trusted proxy that says http, or a chain whose nearest hop says http.
+        if trusted {
+            for proto in ["http", "https, http"] {
+                let r = app
+                    .client
+                    .get(app.url(&format!("/oauth/authorize?{query}")))
+                    .header("X-Forwarded-Proto", proto)
+                    .send()
+                    .await
+                    .unwrap();
+                let cookies = set_cookies(r.headers());
+                assert!(
+                    cookies.iter().all(|c| !c.contains("Secure")),
+                    "{proto}: {cookies:?}"
+                );
+            }
+        }
+    }
 }

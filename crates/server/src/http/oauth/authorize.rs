@@ -9,7 +9,7 @@
 //! session id is issued at sign-in, so a session cannot be fixed in advance.
 
 use super::html::{self, escape};
-use super::{parse_form, ClientIp, Params};
+use super::{parse_form, ClientIp, Https, Params};
 use crate::app::AppState;
 use crate::credentials::{
     constant_time_eq, new_secret, secret_hash, verify_password, OAUTH_CODE_PREFIX,
@@ -282,19 +282,6 @@ pub async fn check_request(
     })
 }
 
-/// Whether the server is reached over https (then cookies are `Secure`).
-fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
-    state
-        .config
-        .public_base_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
 /// Cookie names: with the `__Host-` prefix over https, which browsers only accept
 /// from a secure origin, for the whole host (no subdomain can plant one).
 fn cookie_name(base: &str, secure: bool) -> String {
@@ -315,8 +302,12 @@ struct SignedIn {
     session_hash: String,
 }
 
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>, Response> {
-    let name = cookie_name("sb_session", is_https(state, headers));
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    secure: bool,
+) -> Result<Option<SignedIn>, Response> {
+    let name = cookie_name("sb_session", secure);
     let Some(id) = html::cookie(headers, &name) else {
         return Ok(None);
     };
@@ -351,6 +342,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<Signe
 /// `GET /oauth/authorize`.
 pub async fn show(
     State(state): State<AppState>,
+    Https(secure): Https,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -364,16 +356,16 @@ pub async fn show(
         Ok(r) => r,
         Err(refusal) => return refusal.into_response(),
     };
-    match signed_in(&state, &headers).await {
+    match signed_in(&state, &headers, secure).await {
         Err(response) => response,
         Ok(Some(session)) => consent_page(&state, &p, &request, &session).await,
-        Ok(None) => login_page(&state, &headers, &p, &request, None, StatusCode::OK, ""),
+        Ok(None) => login_page(secure, &headers, &p, &request, None, StatusCode::OK, ""),
     }
 }
 
 /// The sign-in form. Sets a fresh CSRF cookie unless the browser has one.
 fn login_page(
-    state: &AppState,
+    secure: bool,
     headers: &HeaderMap,
     p: &AuthParams,
     request: &AuthRequest,
@@ -381,7 +373,6 @@ fn login_page(
     status: StatusCode,
     email: &str,
 ) -> Response {
-    let secure = is_https(state, headers);
     let csrf_name = cookie_name("sb_csrf", secure);
     let existing = html::cookie(headers, &csrf_name)
         .filter(|v| {
@@ -547,6 +538,7 @@ fn dummy_password_hash() -> &'static str {
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    Https(secure): Https,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -554,7 +546,6 @@ pub async fn login(
         Ok(form) => form,
         Err(response) => return response,
     };
-    let secure = is_https(&state, &headers);
     let csrf_cookie = html::cookie(&headers, &cookie_name("sb_csrf", secure));
     let csrf_ok = match (csrf_cookie, form.get("csrf_token")) {
         (Some(cookie), Some(field)) => constant_time_eq(cookie, field),
@@ -584,7 +575,7 @@ pub async fn login(
             if minutes == 1 { "" } else { "s" }
         );
         let mut response = login_page(
-            &state,
+            secure,
             &headers,
             &p,
             &request,
@@ -627,7 +618,7 @@ pub async fn login(
         // The reserved attempt stays counted as the failure.
         _ => {
             return login_page(
-                &state,
+                secure,
                 &headers,
                 &p,
                 &request,
@@ -672,13 +663,18 @@ pub async fn login(
 }
 
 /// `POST /oauth/authorize`: the consent decision.
-pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn decide(
+    State(state): State<AppState>,
+    Https(secure): Https,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let form = match read_form(&state, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
     let p = AuthParams::from_params(&form);
-    let session = match signed_in(&state, &headers).await {
+    let session = match signed_in(&state, &headers, secure).await {
         Ok(Some(session)) => session,
         // Signed out meanwhile: start over at the sign-in page.
         Ok(None) => return expired_form(),
@@ -759,12 +755,17 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bod
 
 /// `POST /oauth/logout`: ends the session (the form carries the session's CSRF
 /// token) and goes back to the authorization request, which now asks to sign in.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    Https(secure): Https,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let form = match read_form(&state, body).await {
         Ok(form) => form,
         Err(response) => return response,
     };
-    let session = match signed_in(&state, &headers).await {
+    let session = match signed_in(&state, &headers, secure).await {
         Ok(Some(session)) => session,
         Ok(None) => return expired_form(),
         Err(response) => return response,
@@ -786,7 +787,6 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bod
             "The service is temporarily unavailable. Try again shortly.",
         );
     }
-    let secure = is_https(&state, &headers);
     let mut response = redirect(&AuthParams::from_params(&form).authorize_url());
     response.headers_mut().append(
         header::SET_COOKIE,

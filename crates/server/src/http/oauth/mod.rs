@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use switchboard_core::auth_store::OAuthClient;
 
 /// Request parameters (query, form or JSON body), each given at most once.
@@ -292,6 +292,59 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// Whether the browser reached the server over https, which makes the sign-in
+/// cookies `Secure` (with the `__Host-` prefix): `public_base_url` is `https://...`,
+/// or the TCP peer is one of the `trusted_proxies` and says `X-Forwarded-Proto:
+/// https`. From any other peer the header is ignored, as `X-Forwarded-For` is (see
+/// `http::client_addr`): a client can write whatever it likes there. Of a list, the
+/// last entry counts: it is the one the nearest proxy, ours, added.
+pub struct Https(pub bool);
+
+impl FromRequestParts<AppState> for Https {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(Https(is_https(
+            state.config.public_base_url.as_deref(),
+            &state.config.trusted_proxies,
+            peer,
+            &parts.headers,
+        )))
+    }
+}
+
+fn is_https(
+    public_base_url: Option<&str>,
+    trusted_proxies: &[ipnet::IpNet],
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> bool {
+    if public_base_url.is_some_and(|u| u.starts_with("https://")) {
+        return true;
+    }
+    let from_trusted_proxy = peer.is_some_and(|peer| {
+        let peer = peer.to_canonical();
+        trusted_proxies.iter().any(|net| net.contains(&peer))
+    });
+    if !from_trusted_proxy {
+        return false;
+    }
+    let last = headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last();
+    last.is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
 /// A body within the configured limit, or an `OAuthError`.
 pub async fn read_body(
     state: &AppState,
@@ -300,4 +353,49 @@ pub async fn read_body(
     axum::body::to_bytes(body, state.config.max_body_bytes)
         .await
         .map_err(|_| OAuthError::invalid_request("The request body is too large."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_https;
+    use axum::http::{HeaderMap, HeaderValue};
+    use std::net::IpAddr;
+
+    fn proto(lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for l in lines {
+            h.append("x-forwarded-proto", HeaderValue::from_str(l).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_proto_is_believed_only_from_trusted_proxies() {
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let proxy: Option<IpAddr> = Some("10.1.2.3".parse().unwrap());
+        let mapped: Option<IpAddr> = Some("::ffff:10.1.2.3".parse().unwrap());
+        let stranger: Option<IpAddr> = Some("203.0.113.9".parse().unwrap());
+        let https = proto(&["https"]);
+        assert!(is_https(None, &trusted, proxy, &https));
+        assert!(is_https(None, &trusted, mapped, &https));
+        assert!(is_https(None, &trusted, proxy, &proto(&["HTTPS"])));
+        assert!(!is_https(None, &trusted, stranger, &https));
+        assert!(!is_https(None, &[], proxy, &https));
+        assert!(!is_https(None, &trusted, None, &https));
+        assert!(!is_https(None, &trusted, proxy, &HeaderMap::new()));
+        assert!(!is_https(None, &trusted, proxy, &proto(&["http"])));
+        // The nearest proxy's word is the last one.
+        assert!(!is_https(None, &trusted, proxy, &proto(&["https, http"])));
+        assert!(!is_https(None, &trusted, proxy, &proto(&["https", "http"])));
+        assert!(is_https(None, &trusted, proxy, &proto(&["http, https"])));
+        // A configured https base URL needs no header.
+        let base = Some("https://inbox.example.com");
+        assert!(is_https(base, &[], stranger, &HeaderMap::new()));
+        assert!(!is_https(
+            Some("http://localhost:8080"),
+            &[],
+            stranger,
+            &https
+        ));
+    }
 }
