@@ -8,6 +8,8 @@
 #                                            # the first time, seeding included)
 #   bash scripts/bench.sh sqlite             # one backend
 #   bash scripts/bench.sh --smoke            # CI: small data, a few seconds, debug build
+#   bash scripts/bench.sh --soak sqlite      # the soak: 10 minutes of mixed load at half
+#                                            # the mix's measured capacity, per minute
 #
 # Environment (defaults in brackets):
 #   BENCH_CONVERSATIONS [1000000]  conversations of the big tenant
@@ -18,6 +20,7 @@
 #   BENCH_RESEED [0]  1 reseeds even when a seeded database is cached in .bench/
 #   BENCH_PROFILE [release]  cargo profile of the server and the bench tool
 #   BENCH_BUILD [1]  0 uses the binaries already in target/<profile>
+#   SOAK_MINUTES [10]  length of the soak
 #
 # Seeded databases and their reports are kept in .bench/ (gitignored) and reused.
 # Results: .bench/results-<backend>.md (the table) and .bench/results-<backend>.json.
@@ -25,13 +28,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=0
+soak=0
 backends=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
+    --soak) soak=1 ;;
     sqlite | postgres) backends+=("$arg") ;;
     all) backends=(sqlite postgres) ;;
-    *) echo "usage: $0 [--smoke] [sqlite|postgres|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--smoke|--soak] [sqlite|postgres|all]" >&2; exit 2 ;;
   esac
 done
 [ ${#backends[@]} -gt 0 ] || backends=(sqlite postgres)
@@ -169,24 +174,25 @@ raw() {
 
 uri() { jq -rn --arg v "$1" '$v | @uri'; }
 
+# check_and_read_params BACKEND: checks the running server's answers on the seeded
+# data and sets the scenario parameters the check chose.
+check_and_read_params() {
+  log "$1: checking the server's answers on the seeded data"
+  params=$("$bench_bin" check --report "$report" --url "$base")
+  local key
+  for key in tenant token name_search phone_search missing_search messages_conversation \
+    create_channel inbound_channel inbound_secret; do
+    printf -v "$key" '%s' "$(jq -r ".$key" <<<"$params")"
+  done
+}
+
 bench_backend() {
   local backend=$1 results="$out/results-$backend.jsonl"
   : >"$results"
   report=$(seeded "$backend" "$conversations")
   url=$(database_url "$backend" "$conversations")
   start_server "$url"
-  log "$backend: checking the server's answers on the seeded data"
-  params=$("$bench_bin" check --report "$report" --url "$base")
-  tenant=$(jq -r .tenant <<<"$params")
-  token=$(jq -r .token <<<"$params")
-  local name_search phone_search missing_search messages_conversation create_channel inbound_channel inbound_secret
-  name_search=$(jq -r .name_search <<<"$params")
-  phone_search=$(jq -r .phone_search <<<"$params")
-  missing_search=$(jq -r .missing_search <<<"$params")
-  messages_conversation=$(jq -r .messages_conversation <<<"$params")
-  create_channel=$(jq -r .create_channel <<<"$params")
-  inbound_channel=$(jq -r .inbound_channel <<<"$params")
-  inbound_secret=$(jq -r .inbound_secret <<<"$params")
+  check_and_read_params "$backend"
   local list=/api/v1/conversations
   {
     scenario L1 GET "$list"
@@ -258,6 +264,49 @@ summarize() { # BACKEND RESULTS IDLE_KIB: the markdown table
     ""' "$2"
 }
 
+# soak BACKEND: the mixed load of scripts/bench/mix.lua at half its measured
+# capacity for SOAK_MINUTES, one row per minute (throughput, latency, errors, RSS).
+soak_backend() {
+  local backend=$1 minutes=${SOAK_MINUTES:-10} rows="$out/soak-$backend.jsonl" capacity rate result minute
+  report=$(seeded "$backend" "$conversations")
+  url=$(database_url "$backend" "$conversations")
+  start_server "$url"
+  check_and_read_params "$backend"
+  export SOAK_TOKEN=$token SOAK_TENANT=$tenant SOAK_SEARCH=$(uri "$name_search") \
+    SOAK_CONVERSATION=$messages_conversation SOAK_CREATE_CHANNEL=$create_channel \
+    SOAK_INBOUND_CHANNEL=$inbound_channel SOAK_INBOUND_SECRET=$inbound_secret \
+    SOAK_CONNECTIONS=$concurrency
+  SOAK_RUN=1 wrk -t2 -c"$concurrency" -d"${warmup}s" -s scripts/bench/mix.lua "$base" >/dev/null
+  capacity=$(SOAK_RUN=2 wrk -t2 -c"$concurrency" -d"${seconds}s" -s scripts/bench/mix.lua "$base" \
+    | sed -n 's/^RESULT //p' | jq .rps)
+  rate=$(jq -n --argjson c "$capacity" '$c / 2 | floor')
+  log "$backend: mix capacity $capacity req/s; soaking at $rate req/s for $minutes minutes"
+  : >"$rows"
+  local start_rss
+  start_rss=$(rss_kib VmRSS)
+  for minute in $(seq 1 "$minutes"); do
+    result=$(SOAK_RUN=$((minute + 2)) SOAK_RATE=$rate wrk -t2 -c"$concurrency" -d60s --timeout 10s \
+      -s scripts/bench/mix.lua "$base" | sed -n 's/^RESULT //p')
+    jq -c --argjson m "$minute" --argjson rss "$(rss_kib VmRSS)" '{minute: $m} + . + {rss_mb: ($rss / 1024 | . * 10 | round / 10)}' <<<"$result" | tee -a "$rows" >&2
+  done
+  stop_server
+  jq -rs --arg backend "$backend" --argjson capacity "$capacity" --argjson rate "$rate" \
+    --argjson start "$start_rss" --argjson n "$conversations" '
+    def r(x): x * 100 | round / 100 | tostring;
+    "### soak, \($backend): \($n) conversations, mix capacity \(r($capacity)) req/s, offered \($rate) req/s\n",
+    "| minute | requests/s | p50 ms | p99 ms | errors (non-2xx) | server RSS MB |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    (.[] | "| \(.minute) | \(r(.rps)) | \(r(.p50_ms)) | \(r(.p99_ms)) | \(.errors) (\(.non_2xx_3xx)) | \(.rss_mb) |"),
+    "",
+    "- RSS after the capacity run \(r($start / 1024)) MB, after the soak \(r(.[-1].rss_mb)) MB: growth \(r((.[-1].rss_mb * 1024 / $start - 1) * 100)) %",
+    "- p99 per minute: min \(r(map(.p99_ms) | min)) ms, max \(r(map(.p99_ms) | max)) ms; errors in all: \(map(.errors) | add)",
+    ""' "$rows" | tee "$out/soak-$backend.md"
+}
+
 for backend in "${backends[@]}"; do
-  bench_backend "$backend"
+  if [ "$soak" = 1 ]; then
+    soak_backend "$backend"
+  else
+    bench_backend "$backend"
+  fi
 done
