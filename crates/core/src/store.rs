@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A stored value could not be read back as its domain type.
     #[error("invalid data in the database: {0}")]
     Corrupt(String),
+    /// The database refused a value it cannot hold (PostgreSQL text cannot contain
+    /// NUL). The input is at fault, not the database: a caller error, never a retry.
+    #[error("a value the database cannot store: {0}")]
+    Unstorable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

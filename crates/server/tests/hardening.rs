@@ -139,6 +139,14 @@ async fn fifty_concurrent_messages_keep_conversation_state_exact(app: TestApp) {
         .expect("last message is stored");
     assert_eq!(last["message"], c["last_message"]);
     assert_eq!(c["last_message_is_customer"], true);
+    // ...and it is the newest one, the message of the last commit: not one whose
+    // update of the conversation happened to come last.
+    let newest = format!("SELECT MAX(id) FROM messages WHERE conversation_id = {conversation}");
+    assert_eq!(last_id, app.db.scalar(&newest).await);
+    assert_eq!(
+        messages["data"][0]["id"], last_id,
+        "the top of the message list"
+    );
     // Concurrent agent replies too: every one stored, the conversation names one of them.
     let replies = futures::future::join_all((0..50).map(|i| {
         let app = &app;
@@ -162,6 +170,8 @@ async fn fifty_concurrent_messages_keep_conversation_state_exact(app: TestApp) {
     assert_eq!(c["unread_count"], "50", "agent replies are not unread");
     assert_eq!(c["last_message_is_customer"], false);
     assert!(c["last_message"].as_str().unwrap().starts_with("reply "));
+    let last_id: i64 = c["last_message_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(last_id, app.db.scalar(&newest).await, "the newest reply");
     assert_eq!(
         app.db
             .scalar(&format!(

@@ -24,12 +24,18 @@ macro_rules! impl_messaging_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            /// With `lock`, inside a write transaction, also locks the row (`ROW_LOCK`).
             async fn conversation_channel(
                 conn: &mut $conn,
                 tenant: switchboard_core::TenantId,
                 conversation_id: i64,
+                lock: bool,
             ) -> switchboard_core::store::StoreResult<Option<i64>> {
-                sqlx::query_scalar::<$db, i64>("SELECT channel_id FROM conversations WHERE tenant_id = $1 AND id = $2")
+                let sql = format!(
+                    "SELECT channel_id FROM conversations WHERE tenant_id = $1 AND id = $2{}",
+                    if lock { Self::ROW_LOCK } else { "" }
+                );
+                sqlx::query_scalar::<$db, i64>(&sql)
                     .bind(tenant.0)
                     .bind(conversation_id)
                     .fetch_optional(&mut *conn)
@@ -192,7 +198,7 @@ macro_rules! impl_messaging_store {
             ) -> switchboard_core::store::StoreResult<Option<switchboard_core::PageOf<switchboard_core::Message>>> {
                 use crate::rows::*;
                 let mut conn = self.reader().acquire().await.map_err(db_err)?;
-                if Self::conversation_channel(&mut conn, tenant, conversation_id).await?.is_none() {
+                if Self::conversation_channel(&mut conn, tenant, conversation_id, false).await?.is_none() {
                     return Ok(None);
                 }
                 let total: i64 = sqlx::query_scalar::<$db, i64>(
@@ -269,7 +275,7 @@ macro_rules! impl_messaging_store {
                             return Ok(SendOutcome::Replayed(first));
                         }
                     }
-                    let channel_id = Self::conversation_channel(&mut *tx, tenant, conversation_id)
+                    let channel_id = Self::conversation_channel(&mut *tx, tenant, conversation_id, true)
                         .await?
                         .ok_or(StoreError::NotFound("conversation"))?;
                     let file = message.file.as_ref();

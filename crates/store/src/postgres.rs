@@ -60,6 +60,12 @@ impl PgStore {
     fn counter_slot() -> i64 {
         rand::thread_rng().gen_range(0..COUNTER_SLOTS)
     }
+
+    /// Appended to a read of the conversation row that a write transaction goes on to
+    /// update: the writers of one conversation then take their turns before they
+    /// insert a message, so message ids follow commit order and the conversation's
+    /// `last_message_*` is the newest message, not the one whose update came last.
+    const ROW_LOCK: &'static str = " FOR UPDATE";
 }
 
 async fn applied(pool: &PgPool) -> usize {

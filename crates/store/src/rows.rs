@@ -15,6 +15,11 @@ pub(crate) fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    // PostgreSQL's character_not_in_repertoire: a NUL in a text parameter. Validation
+    // refuses NUL before any write; this keeps any path that missed it a 4xx.
+    if matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("22021")) {
+        return StoreError::Unstorable(e.to_string());
+    }
     StoreError::Database(e.to_string())
 }
 

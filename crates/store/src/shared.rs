@@ -85,15 +85,18 @@ macro_rules! impl_shared_store {
                 Ok(Self::hydrate(conn, tenant, page, now).await?.pop())
             }
 
+            /// Locks the row for the rest of the write transaction (`ROW_LOCK`).
             async fn find_conversation_key(
                 conn: &mut $conn,
                 tenant: switchboard_core::TenantId,
                 channel_id: i64,
                 address: &str,
             ) -> switchboard_core::store::StoreResult<Option<(i64, i64)>> {
-                sqlx::query_as::<$db, (i64, i64)>(
-                    "SELECT id, customer_id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND address = $3",
-                )
+                let sql = format!(
+                    "SELECT id, customer_id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND address = $3{}",
+                    Self::ROW_LOCK
+                );
+                sqlx::query_as::<$db, (i64, i64)>(&sql)
                 .bind(tenant.0)
                 .bind(channel_id)
                 .bind(address)

@@ -85,6 +85,10 @@ impl SqliteStore {
     fn counter_slot() -> i64 {
         0
     }
+
+    /// Nothing to add: a write transaction (`BEGIN IMMEDIATE`) already excludes every
+    /// other writer.
+    const ROW_LOCK: &'static str = "";
 }
 
 async fn applied(pool: &SqlitePool) -> usize {

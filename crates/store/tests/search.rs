@@ -49,7 +49,8 @@ struct TestDb {
 }
 
 impl TestDb {
-    /// `None` (after saying so on stderr) for PostgreSQL when no server is configured.
+    /// `None` for PostgreSQL when no server is configured (those tests are then
+    /// compiled as ignored, see build.rs).
     async fn open(backend: Backend) -> Option<TestDb> {
         let (url, dir, pg) = match backend {
             Backend::Sqlite => {
@@ -58,11 +59,9 @@ impl TestDb {
                 (url, Some(dir), None)
             }
             Backend::Postgres => {
-                let Some(admin) = std::env::var(PG_ENV).ok().filter(|v| !v.trim().is_empty())
-                else {
-                    eprintln!("PostgreSQL store tests skipped: TEST_POSTGRES_URL not set");
-                    return None;
-                };
+                let admin = std::env::var(PG_ENV)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())?;
                 let guard = PgDatabaseGuard::create(&admin).await;
                 (guard.url.clone(), None, Some(guard))
             }
@@ -230,10 +229,12 @@ macro_rules! backend_tests {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")]
                 async fn $name() {
-                    if let Some(db) = crate::TestDb::open(crate::Backend::Postgres).await {
-                        crate::$name(db).await
-                    }
+                    let db = crate::TestDb::open(crate::Backend::Postgres)
+                        .await
+                        .expect("TEST_POSTGRES_URL must be set to run the PostgreSQL tests");
+                    crate::$name(db).await
                 }
             )*
         }
