@@ -26,6 +26,9 @@ enum Command {
         conversations: usize,
         #[arg(long, default_value_t = 4)]
         small_tenants: usize,
+        /// Tenants in all: the big one and T-1 small ones (instead of --small-tenants).
+        #[arg(long, conflicts_with = "small_tenants", value_parser = clap::value_parser!(u32).range(1..))]
+        tenants: Option<u32>,
         #[arg(long, default_value_t = 2_000)]
         small_conversations: usize,
         /// Average messages per conversation (each gets 1 to 2M-1).
@@ -95,6 +98,7 @@ async fn run(command: Command) -> Result<String, seed::BoxError> {
             database_url,
             conversations,
             small_tenants,
+            tenants,
             small_conversations,
             messages_per_conversation,
             seed: seed_value,
@@ -103,7 +107,7 @@ async fn run(command: Command) -> Result<String, seed::BoxError> {
             let report = seed::seed(&seed::SeedOptions {
                 database_url,
                 conversations,
-                small_tenants,
+                small_tenants: tenants.map_or(small_tenants, |t| t as usize - 1),
                 small_conversations,
                 messages_per_conversation,
                 seed: seed_value,

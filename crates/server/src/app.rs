@@ -113,13 +113,19 @@ fn is_plausible_host(host: &str) -> bool {
 /// client must finish sending request headers within the header timeout (so a
 /// slowloris cannot pin connections), and at most `max_connections` are served at
 /// once (further clients wait in the kernel's accept backlog).
+///
+/// HTTP/1.1 only. hyper's HTTP/1 header timer starts when the connection waits for a
+/// request head, so it also closes a connection that never sends a byte and one that
+/// idles between keep-alive requests. The auto (HTTP/1 + HTTP/2) builder first sniffs
+/// the protocol with an untimed read, so a silent client would keep its slot forever,
+/// and HTTP/2 multiplexing would let one connection slot carry any number of requests.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
     let header_timeout = state.config.header_read_timeout;
@@ -163,20 +169,16 @@ pub async fn serve(
                 req.map(axum::body::Body::new)
             },
         );
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+        let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout);
-        let connection = builder
-            .serve_connection_with_upgrades(
+            .header_read_timeout(header_timeout)
+            .serve_connection(
                 // hyper's own answers to unparsable requests get the JSON error body.
                 TokioIo::new(crate::http::protocol_errors::JsonProtocolErrors::new(
                     stream,
                 )),
                 hyper_util::service::TowerToHyperService::new(service),
-            )
-            .into_owned();
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::process::ExitCode;
 use std::sync::Arc;
+use switchboard_core::auth_store::MemberChange;
 use switchboard_core::*;
 use switchboard_store::{Database, StoreOptions};
 
@@ -100,9 +101,10 @@ pub enum UserCommand {
         name: String,
         #[arg(long, env = "SWITCHBOARD_USER_PASSWORD", hide_env_values = true)]
         password: String,
-        /// Role in the tenant: owner, admin or agent.
-        #[arg(long, default_value = "agent")]
-        role: String,
+        /// Role in the tenant: owner, admin or agent (default agent for a new
+        /// membership; an existing membership keeps its role unless this is given).
+        #[arg(long)]
+        role: Option<String>,
     },
 }
 
@@ -403,7 +405,7 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
                     "--email is not an e-mail address",
                 ));
             }
-            let role: Role = role.parse().map_err(|_| {
+            let role: Option<Role> = role.map(|r| r.parse()).transpose().map_err(|_| {
                 CliError::new("invalid_argument", "--role must be owner, admin or agent")
             })?;
             if password.chars().count() < 8 {
@@ -431,15 +433,46 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
                     (store.create_user(new, clock.now()).await?, true)
                 }
             };
-            store
-                .put_membership(TenantId(tenant), user.id, role, clock.now())
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound(_) => {
-                        CliError::new("not_found", format!("tenant {tenant} not found"))
+            let role = match store.membership(TenantId(tenant), user.id).await? {
+                // Already a member: a role change goes through the same rule as the
+                // members API, so the tenant keeps an owner.
+                Some(current) => match role.filter(|r| *r != current) {
+                    None => current,
+                    Some(new_role) => {
+                        match store
+                            .change_member(TenantId(tenant), user.id, Some(new_role))
+                            .await?
+                        {
+                            MemberChange::Done => new_role,
+                            MemberChange::LastOwner => {
+                                return Err(CliError::new(
+                                    "last_owner",
+                                    "the tenant would be left without an owner",
+                                ))
+                            }
+                            MemberChange::NotMember => {
+                                return Err(CliError::new(
+                                    "conflict",
+                                    "the membership changed meanwhile; run the command again",
+                                ))
+                            }
+                        }
                     }
-                    other => other.into(),
-                })?;
+                },
+                None => {
+                    let role = role.unwrap_or(Role::Agent);
+                    store
+                        .put_membership(TenantId(tenant), user.id, role, clock.now())
+                        .await
+                        .map_err(|e| match e {
+                            StoreError::NotFound(_) => {
+                                CliError::new("not_found", format!("tenant {tenant} not found"))
+                            }
+                            other => other.into(),
+                        })?;
+                    role
+                }
+            };
             Ok(json!({
                 "id": user.id.0,
                 "email": user.email,

@@ -49,8 +49,9 @@ impl FileStore for LocalFiles {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        // Write then rename, so a crash never leaves a half-written file under the key.
-        let partial = path.with_extension("partial");
+        // Write then rename, so a crash never leaves a half-written file under the key;
+        // the scratch name is unique, so two writers of one key cannot interleave.
+        let partial = path.with_extension(format!("{}.partial", uuid::Uuid::new_v4()));
         tokio::fs::write(&partial, bytes).await?;
         let file = tokio::fs::File::open(&partial).await?;
         file.sync_all().await?;

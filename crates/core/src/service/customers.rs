@@ -112,8 +112,10 @@ impl Customers {
     > {
         let mut v = Validator::new(input);
         let search = v.optional_string("search", super::SEARCH_MAX);
-        let sort_by = v.optional_string("sort_by", 32);
-        let sort_order = v.optional_string("sort_order", 4);
+        // The length bound only keeps absurd values out of the links; any other value
+        // gets Laravel's `in` message below.
+        let sort_by = v.optional_string("sort_by", 255);
+        let sort_order = v.optional_string("sort_order", 255);
         let page = super::page_params(&mut v);
         let sort = match sort_by.as_deref() {
             None => None,

@@ -1,7 +1,7 @@
 //! `/api/v1/conversations/{id}/agent`: the AI agent switch.
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{JsonInput, PathId, TenantScope};
+use super::extract::{JsonBody, PathId, TenantScope};
 use super::messages::actor;
 use super::resources::{AgentEnvelope, AgentStatusResource};
 use crate::app::AppState;
@@ -62,9 +62,10 @@ pub async fn disable(
     State(state): State<AppState>,
     scope: TenantScope,
     PathId(id): PathId,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<Json<AgentEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Agent)?;
+    let input = body.read().await?;
     let actor = actor(&state, &scope).await?;
     let status = state
         .messages

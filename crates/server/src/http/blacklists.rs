@@ -1,7 +1,7 @@
 //! `/api/v1/channel-blacklists`: blocking customers on a channel.
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{JsonInput, PathId, QueryInput, TenantScope};
+use super::extract::{JsonBody, PathId, QueryInput, TenantScope};
 use super::resources::{BlacklistEnvelope, BlacklistPage, BlacklistResource};
 use crate::app::AppState;
 use axum::extract::State;
@@ -36,9 +36,10 @@ pub const WRITE_SCOPE: &str = "blacklists:write";
 pub async fn create(
     State(state): State<AppState>,
     scope: TenantScope,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<BlacklistEnvelope>), ApiError> {
     scope.require(WRITE_SCOPE, Role::Admin)?;
+    let input = body.read().await?;
     let entry = state.blacklists.create(scope.tenant, &input).await?;
     let data = BlacklistResource::new(&entry, state.clock.now());
     Ok((
@@ -142,9 +143,10 @@ pub async fn update(
     State(state): State<AppState>,
     scope: TenantScope,
     PathId(id): PathId,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<Json<BlacklistEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Admin)?;
+    let input = body.read().await?;
     let entry = state.blacklists.update(scope.tenant, id, &input).await?;
     let data = BlacklistResource::new(&entry, state.clock.now());
     Ok(Json(BlacklistEnvelope::new(

@@ -2,14 +2,14 @@
 //! ingest (authenticated by the channel's secret, not a user token).
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{JsonInput, PathId, QueryInput, TenantScope};
+use super::extract::{JsonBody, JsonInput, PathId, QueryInput, TenantScope};
+use super::middleware::InboundChannel;
 use super::resources::*;
 use crate::app::AppState;
 use crate::credentials::{new_secret, secret_hash};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
-use subtle::ConstantTimeEq;
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use switchboard_core::service::Channels;
 use switchboard_core::{IngestOutcome, Role};
 
@@ -81,9 +81,10 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     scope: TenantScope,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<ChannelEnvelope>), ApiError> {
     scope.require(WRITE_SCOPE, Role::Admin)?;
+    let input = body.read().await?;
     let new = Channels::validate_new(&input).map_err(ApiError::validation)?;
     let secret = new_secret(CHANNEL_SECRET_PREFIX);
     let channel = state
@@ -148,9 +149,10 @@ pub async fn update(
     State(state): State<AppState>,
     scope: TenantScope,
     PathId(id): PathId,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<Json<ChannelEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Admin)?;
+    let input = body.read().await?;
     let channel = state.channels.update(scope.tenant, id, &input).await?;
     Ok(Json(ChannelEnvelope::new(
         "Channel updated successfully.",
@@ -223,28 +225,6 @@ pub async fn rotate_secret(
     )))
 }
 
-/// The channel secret of an inbound request: `X-Channel-Secret`, or a bearer token.
-/// A header sent twice is no credential: which copy counts would be a guess.
-fn presented_secret(headers: &HeaderMap) -> Option<&str> {
-    let single = |name| {
-        let mut values = headers.get_all(name).iter();
-        let first = values.next();
-        if values.next().is_some() {
-            Err(())
-        } else {
-            Ok(first)
-        }
-    };
-    if let Some(secret) = single(header::HeaderName::from_static("x-channel-secret")).ok()? {
-        return Some(secret.to_str().ok()?.trim());
-    }
-    let value = single(header::AUTHORIZATION).ok()??.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
-
 /// Ingest an inbound message
 ///
 /// For channel connectors, authenticated by the channel's own secret
@@ -252,7 +232,8 @@ fn presented_secret(headers: &HeaderMap) -> Option<&str> {
 /// no `X-Tenant`. Body: `address` (required), `message`, `message_type` (text, image,
 /// audio, video, document, location, sticker), `external_id`, `first_name`,
 /// `last_name`, `sent_at` (RFC 3339). Idempotent on `external_id`. A customer blocked
-/// on the channel is refused with 202 `{"status":"blocked"}`.
+/// on the channel is refused with 202 `{"status":"blocked"}`. Rate-limited per
+/// channel (per client IP without the right secret), with the usual headers.
 #[utoipa::path(
     post,
     path = "/api/v1/channels/{id}/inbound",
@@ -268,26 +249,21 @@ fn presented_secret(headers: &HeaderMap) -> Option<&str> {
         (status = 200, description = "Already stored (same external_id)", body = InboundResult),
         (status = 202, description = "Refused: the customer is blocked on this channel", body = InboundResult),
         (status = 400, body = ErrorBody), (status = 401, description = "Unknown channel or wrong secret", body = ErrorBody),
+        (status = 404, description = "The id is not a positive integer", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "Over the channel's rate limit (or, without the right secret, the client IP's)", body = ErrorBody),
     ),
     security(())
 )]
 pub async fn inbound(
     State(state): State<AppState>,
-    PathId(id): PathId,
-    headers: HeaderMap,
+    PathId(_id): PathId,
+    // Set by `middleware::gate`, which checked the channel's secret.
+    channel: Option<Extension<InboundChannel>>,
     JsonInput(input): JsonInput,
 ) -> Result<(StatusCode, Json<InboundResult>), ApiError> {
-    let secret = presented_secret(&headers).ok_or(ApiError::new(ErrorCode::Unauthenticated))?;
-    let found = state.store.find_channel_for_inbound(id).await?;
-    // Unknown channel and wrong secret answer alike; the comparison is constant-time.
-    let channel = match found {
-        Some((channel, stored))
-            if bool::from(secret_hash(secret).as_bytes().ct_eq(stored.as_bytes())) =>
-        {
-            channel
-        }
-        _ => return Err(ApiError::new(ErrorCode::Unauthenticated)),
+    let Some(Extension(InboundChannel(channel))) = channel else {
+        return Err(ApiError::new(ErrorCode::Unauthenticated));
     };
     let outcome = state.inbound.ingest(&channel, &input).await?;
     let (status, result) = match outcome {

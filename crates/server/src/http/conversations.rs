@@ -1,7 +1,7 @@
 //! `/api/v1/conversations`: the two seed endpoints and reading one conversation.
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{JsonInput, PathId, QueryInput, TenantScope};
+use super::extract::{JsonBody, PathId, QueryInput, TenantScope};
 use super::pagination::Paginator;
 use super::resources::{ConversationEnvelope, ConversationPage, ConversationResource};
 use crate::app::AppState;
@@ -82,9 +82,10 @@ pub struct ListConversationsQuery {
 pub async fn create(
     State(state): State<AppState>,
     scope: TenantScope,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<(StatusCode, HeaderMap, Json<ConversationEnvelope>), ApiError> {
     scope.caller.require_scope(WRITE_SCOPE)?;
+    let input = body.read().await?;
     let created = state.conversations.create(scope.tenant, &input).await?;
     let (status, success) = if created.created {
         (StatusCode::CREATED, "Conversation created successfully.")

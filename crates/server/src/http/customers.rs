@@ -1,7 +1,7 @@
 //! `/api/v1/customers`.
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{JsonInput, PathId, QueryInput, TenantScope};
+use super::extract::{JsonBody, PathId, QueryInput, TenantScope};
 use super::resources::{CustomerEnvelope, CustomerPage, CustomerResource};
 use crate::app::AppState;
 use axum::extract::State;
@@ -71,9 +71,10 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     scope: TenantScope,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<CustomerEnvelope>), ApiError> {
     scope.require(WRITE_SCOPE, Role::Agent)?;
+    let input = body.read().await?;
     let customer = state.customers.create(scope.tenant, &input).await?;
     Ok((
         StatusCode::CREATED,
@@ -133,9 +134,10 @@ pub async fn update(
     State(state): State<AppState>,
     scope: TenantScope,
     PathId(id): PathId,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<Json<CustomerEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Agent)?;
+    let input = body.read().await?;
     let customer = state.customers.update(scope.tenant, id, &input).await?;
     Ok(Json(CustomerEnvelope::new(
         "Customer updated successfully.",

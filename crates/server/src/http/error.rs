@@ -18,6 +18,8 @@ pub enum ErrorCode {
     TenantForbidden,
     InsufficientScope,
     InsufficientRole,
+    /// A signed file link with a wrong signature, or past its expiry.
+    InvalidSignature,
     Conflict,
     ValidationFailed,
     NotFound,
@@ -70,6 +72,11 @@ impl ErrorCode {
                 StatusCode::FORBIDDEN,
                 "insufficient_role",
                 "Your role in this tenant does not allow this action.",
+            ),
+            InvalidSignature => (
+                StatusCode::FORBIDDEN,
+                "invalid_signature",
+                "This file link is invalid or has expired.",
             ),
             Conflict => (
                 StatusCode::CONFLICT,
@@ -212,6 +219,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "database error");
                 ApiError::new(ErrorCode::Unavailable)
             }
+            StoreError::Unstorable(_) => ApiError::validation(ValidationErrors::single(
+                "body",
+                "The request contains a character that cannot be stored (NUL).",
+            )),
             StoreError::Duplicate(_) | StoreError::Corrupt(_) => {
                 tracing::error!(error = %e, "store error");
                 ApiError::new(ErrorCode::Internal)

@@ -180,7 +180,39 @@ impl FromRequest<AppState> for JsonInput {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let limit = state.config.max_body_bytes;
+        read_json_object(req, state.config.max_body_bytes)
+            .await
+            .map(JsonInput)
+    }
+}
+
+/// A JSON object body not read yet: the handler reads it (`read`, with the rules of
+/// `JsonInput`) after its scope and role checks, so that a caller without the scope
+/// gets 403 whatever it sent, and no body is read for a request that is refused.
+pub struct JsonBody {
+    request: Request,
+    limit: usize,
+}
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(JsonBody {
+            request,
+            limit: state.config.max_body_bytes,
+        })
+    }
+}
+
+impl JsonBody {
+    pub async fn read(self) -> Result<Input, ApiError> {
+        read_json_object(self.request, self.limit).await
+    }
+}
+
+async fn read_json_object(req: Request, limit: usize) -> Result<Input, ApiError> {
+    {
         // Two media types for one body is ambiguous: refuse rather than pick one.
         if req
             .headers()
@@ -209,7 +241,7 @@ impl FromRequest<AppState> for JsonInput {
             .await
             .map_err(|_| too_large(limit))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonInput(Input::default()));
+            return Ok(Input::default());
         }
         if is_json != Some(true) {
             return Err(ErrorCode::UnsupportedMediaType.into());
@@ -226,7 +258,7 @@ impl FromRequest<AppState> for JsonInput {
                 "The request body must be a JSON object.",
             )));
         }
-        Ok(JsonInput(Input::from_json(value)))
+        Ok(Input::from_json(value))
     }
 }
 
@@ -281,7 +313,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathIds {
     }
 }
 
-fn positive_id(raw: &str) -> Option<i64> {
+pub(crate) fn positive_id(raw: &str) -> Option<i64> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0 && raw.bytes().all(|b| b.is_ascii_digit()))

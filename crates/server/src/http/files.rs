@@ -49,8 +49,7 @@ pub async fn download(
         _ => false,
     };
     if !valid {
-        return Err(ApiError::new(ErrorCode::TenantForbidden)
-            .with_message("This file link is invalid or has expired."));
+        return Err(ApiError::new(ErrorCode::InvalidSignature));
     }
     let bytes = state
         .files

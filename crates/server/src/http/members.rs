@@ -4,7 +4,7 @@
 //! themselves are made with `switchboard user create`.
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{JsonInput, PathId, TenantScope};
+use super::extract::{JsonBody, PathId, TenantScope};
 use super::resources::timestamp;
 use super::roles::{require_role, required_role, role_to_change_member, Group};
 use crate::app::AppState;
@@ -61,11 +61,12 @@ pub struct UpdateMemberRequest {
     role: String,
 }
 
+/// Scope, then role: the order of `TenantScope::require`.
 fn guard(scope: &TenantScope, write: bool) -> Result<(), ApiError> {
-    require_role(scope, required_role(Group::Members, write))?;
     scope
         .caller
-        .require_scope(if write { WRITE_SCOPE } else { READ_SCOPE })
+        .require_scope(if write { WRITE_SCOPE } else { READ_SCOPE })?;
+    require_role(scope, required_role(Group::Members, write))
 }
 
 /// List the tenant's members
@@ -137,9 +138,10 @@ pub async fn update(
     State(state): State<AppState>,
     scope: TenantScope,
     PathId(user_id): PathId,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<Json<MemberEnvelope>, ApiError> {
     guard(&scope, true)?;
+    let input = body.read().await?;
     let mut v = Validator::new(&input);
     let role: Option<Role> = v.optional_enum("role");
     if role.is_none() && !v.has_error("role") {

@@ -1,7 +1,7 @@
 //! `/api/v1/conversations/{id}/messages...` and `/read`.
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{JsonInput, PathId, PathIds, QueryInput, TenantScope};
+use super::extract::{JsonBody, PathId, PathIds, QueryInput, TenantScope};
 use super::resources::*;
 use crate::app::AppState;
 use axum::extract::{Multipart, State};
@@ -107,6 +107,7 @@ pub async fn list(
 
 fn idempotency_key(
     headers: &HeaderMap,
+    scope: &TenantScope,
     actor: &Actor,
     request_digest: &[u8],
 ) -> Result<Option<IdempotencyKey>, ApiError> {
@@ -124,9 +125,16 @@ fn idempotency_key(
                 "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
             ))
         })?;
+    // Keys are the caller's own: per user, and for a client_credentials token (which
+    // acts for no user) per client. A newline never occurs in a key, so the client's
+    // prefix cannot collide with anything a caller sends.
+    let (user_id, key) = match (actor.user_id, scope.caller.client.as_deref()) {
+        (Some(user_id), _) => (user_id, key.to_string()),
+        (None, client) => (UserId(0), format!("{}\n{key}", client.unwrap_or(""))),
+    };
     Ok(Some(IdempotencyKey {
-        user_id: actor.user_id.unwrap_or(UserId(0)),
-        key: key.to_string(),
+        user_id,
+        key,
         fingerprint: hex::encode(request_digest),
     }))
 }
@@ -182,9 +190,10 @@ pub async fn send(
     scope: TenantScope,
     PathId(id): PathId,
     headers: HeaderMap,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<(StatusCode, HeaderMap, Json<SentEnvelope>), ApiError> {
     scope.require(WRITE_SCOPE, Role::Agent)?;
+    let input = body.read().await?;
     let actor = actor(&state, &scope).await?;
     let request = state
         .messages
@@ -198,7 +207,7 @@ pub async fn send(
         )
         .as_bytes(),
     );
-    let key = idempotency_key(&headers, &actor, &digest)?;
+    let key = idempotency_key(&headers, &scope, &actor, &digest)?;
     let (message, replayed) = state
         .messages
         .send(scope.tenant, id, &actor, request, key)
@@ -334,8 +343,14 @@ pub async fn send_media(
         ]
         .concat(),
     );
-    let key = idempotency_key(&headers, &actor, &digest)?;
-    let path = format!("{}/{}.{extension}", scope.tenant.0, uuid::Uuid::new_v4());
+    let key = idempotency_key(&headers, &scope, &actor, &digest)?;
+    // Named by content, so a retried upload (an Idempotency-Key replay) rewrites the
+    // same file instead of leaving a copy behind.
+    let path = format!(
+        "{}/{}.{extension}",
+        scope.tenant.0,
+        hex::encode(Sha256::digest(&bytes))
+    );
     state.files.put(&path, &bytes).await.map_err(|e| {
         tracing::error!(error = %e, "cannot store file");
         ApiError::new(ErrorCode::Unavailable)
@@ -402,9 +417,10 @@ pub async fn edit(
     scope: TenantScope,
     PathIds(id, message_id): PathIds,
     headers: HeaderMap,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<Json<MessageEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Agent)?;
+    let input = body.read().await?;
     let actor = actor(&state, &scope).await?;
     let message = state
         .messages

@@ -3,7 +3,7 @@
 
 use super::client_addr::ClientAddr;
 use super::error::{ApiError, ErrorCode};
-use super::extract::{Authentication, Caller};
+use super::extract::{positive_id, Authentication, Caller};
 use super::rate_limit::{Decision, RateKey};
 use crate::app::AppState;
 use crate::credentials::{secret_hash, OAUTH_ACCESS_PREFIX};
@@ -13,7 +13,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
-use switchboard_core::UserId;
+use subtle::ConstantTimeEq;
+use switchboard_core::{Channel, UserId};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -69,12 +70,11 @@ fn is_acceptable_request_id(value: &HeaderValue) -> bool {
 pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // Health checks and the docs are not the API: no token, no limit. The OAuth
     // endpoints are limited like the API (per client IP: they take no bearer token).
-    // Inbound ingest is authenticated by the channel's secret, and connectors deliver
-    // in bursts from few addresses, so it is not counted against a per-IP limit.
     let path = req.uri().path();
-    if !(path.starts_with("/api/v1/") || path.starts_with("/oauth/"))
-        || (path.starts_with("/api/v1/channels/") && path.ends_with("/inbound"))
-    {
+    if let Some(channel_id) = inbound_channel_id(path) {
+        return inbound_gate(&state, channel_id, req, next).await;
+    }
+    if !(path.starts_with("/api/v1/") || path.starts_with("/oauth/")) {
         return next.run(req).await;
     }
     let authentication = authenticate(&state, req.headers()).await;
@@ -99,6 +99,100 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         put_rate_headers(response.headers_mut(), &d);
     }
     response
+}
+
+/// The channel of an inbound ingest request, once its secret has been checked.
+#[derive(Clone)]
+pub struct InboundChannel(pub Channel);
+
+/// `Some(id)` for `/api/v1/channels/{id}/inbound` (`None` as the id when it is not a
+/// positive integer: the route answers 404 for it).
+fn inbound_channel_id(path: &str) -> Option<Option<i64>> {
+    let id = path
+        .strip_prefix("/api/v1/channels/")?
+        .strip_suffix("/inbound")?;
+    (!id.contains('/')).then(|| positive_id(id))
+}
+
+/// Inbound ingest is authenticated by the channel's own secret, checked here, before
+/// the body is read. A connector delivering with the right secret is counted against
+/// the channel's budget (connectors deliver in bursts from few addresses, so a per-IP
+/// budget would throttle them together); an unknown channel or a wrong secret is
+/// counted against the client IP's, so guessing cannot exhaust a channel's budget.
+async fn inbound_gate(
+    state: &AppState,
+    channel_id: Option<i64>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let verified = match channel_id {
+        Some(id) => match verify_channel_secret(state, id, req.headers()).await {
+            Ok(verified) => verified,
+            Err(e) => return e.into_response(),
+        },
+        None => None,
+    };
+    let key = match &verified {
+        Some(channel) => RateKey::Channel(channel.id),
+        None => RateKey::Ip(client_ip(&req)),
+    };
+    let decision = state.limiter.check(key, state.clock.now().timestamp());
+    let mut response = match (decision.filter(|d| !d.allowed), verified) {
+        (Some(d), _) => ApiError::new(ErrorCode::RateLimited)
+            .with_header(header::RETRY_AFTER, HeaderValue::from(d.retry_after))
+            .into_response(),
+        (None, None) if channel_id.is_some() => {
+            ApiError::new(ErrorCode::Unauthenticated).into_response()
+        }
+        (None, verified) => {
+            if let Some(channel) = verified {
+                req.extensions_mut().insert(InboundChannel(channel));
+            }
+            next.run(req).await
+        }
+    };
+    if let Some(d) = decision {
+        put_rate_headers(response.headers_mut(), &d);
+    }
+    response
+}
+
+/// The channel whose secret the request presents (`X-Channel-Secret`, or a bearer
+/// token). Unknown channel and wrong secret look alike; the comparison is
+/// constant-time.
+async fn verify_channel_secret(
+    state: &AppState,
+    channel_id: i64,
+    headers: &HeaderMap,
+) -> Result<Option<Channel>, ApiError> {
+    let Some(secret) = presented_channel_secret(headers) else {
+        return Ok(None);
+    };
+    let found = state.store.find_channel_for_inbound(channel_id).await?;
+    Ok(found.and_then(|(channel, stored)| {
+        bool::from(secret_hash(secret).as_bytes().ct_eq(stored.as_bytes())).then_some(channel)
+    }))
+}
+
+/// A header sent twice is no credential: which copy counts would be a guess.
+fn presented_channel_secret(headers: &HeaderMap) -> Option<&str> {
+    let single = |name| {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            Err(())
+        } else {
+            Ok(first)
+        }
+    };
+    if let Some(secret) = single(HeaderName::from_static("x-channel-secret")).ok()? {
+        return Some(secret.to_str().ok()?.trim());
+    }
+    let value = single(header::AUTHORIZATION).ok()??.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 fn put_rate_headers(headers: &mut HeaderMap, d: &Decision) {

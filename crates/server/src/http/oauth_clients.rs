@@ -2,7 +2,7 @@
 //! and owners (scopes `clients:read` / `clients:write`).
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{JsonInput, TenantScope};
+use super::extract::{JsonBody, TenantScope};
 use super::resources::timestamp;
 use super::roles::{require_role, required_role, Group};
 use crate::app::AppState;
@@ -78,11 +78,12 @@ pub struct CreateClientRequest {
     scopes: Option<Vec<String>>,
 }
 
+/// Scope, then role: the order of `TenantScope::require`.
 fn guard(scope: &TenantScope, write: bool) -> Result<(), ApiError> {
-    require_role(scope, required_role(Group::Clients, write))?;
     scope
         .caller
-        .require_scope(if write { WRITE_SCOPE } else { READ_SCOPE })
+        .require_scope(if write { WRITE_SCOPE } else { READ_SCOPE })?;
+    require_role(scope, required_role(Group::Clients, write))
 }
 
 /// List the tenant's OAuth clients
@@ -132,9 +133,10 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     scope: TenantScope,
-    JsonInput(input): JsonInput,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<ClientEnvelope>), ApiError> {
     guard(&scope, true)?;
+    let input = body.read().await?;
     let mut v = Validator::new(&input);
     let name = v.required_string("name", crate::oauth::clients::NAME_MAX);
     let redirect_uris = match input.get("redirect_uris") {

@@ -55,7 +55,7 @@ use utoipa::{Modify, OpenApi};
         super::oauth::metadata::metadata,
     ),
     components(schemas(super::error::ErrorBody)),
-    modifiers(&BearerAuth, &SharedResponses),
+    modifiers(&BearerAuth, &SharedResponses, &EveryKeyPresent),
     tags(
         (name = "Conversations", description = "Conversations with customers across channels."),
         (name = "Messages", description = "Messages of a conversation."),
@@ -135,6 +135,41 @@ impl Modify for SharedResponses {
     }
 }
 
+/// The resources whose every key is in every answer, `null` when unset (the contract:
+/// "every key in the seed JSON is present in every response"). utoipa marks an
+/// `Option` field optional; here those keys become required (and stay nullable), so
+/// generated clients and the schema fuzzer see what the server really sends. Keys
+/// that are sometimes left out (a secret shown once, `errors` of a non-validation
+/// error, the `page` of a `...` link) live in other schemas.
+const EVERY_KEY_PRESENT: &[&str] = &[
+    "AgentStatusResource",
+    "BlacklistCustomer",
+    "BlacklistResource",
+    "ConversationCustomer",
+    "ConversationResource",
+    "CustomerResource",
+    "InboundResult",
+    "MessageResource",
+    "PageLinks",
+    "PageMeta",
+];
+
+struct EveryKeyPresent;
+
+impl Modify for EveryKeyPresent {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in EVERY_KEY_PRESENT {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*name) {
+                object.required = object.properties.keys().cloned().collect();
+            }
+        }
+    }
+}
+
 fn error_response(description: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
@@ -153,8 +188,7 @@ fn shared_statuses(path: &str, operation: &Operation) -> Vec<(u16, &'static str)
         503,
         "The request took longer than the request timeout, or the database is unreachable",
     )];
-    let gated = (path.starts_with("/api/v1/") || path.starts_with("/oauth/"))
-        && !path.ends_with("/inbound");
+    let gated = path.starts_with("/api/v1/") || path.starts_with("/oauth/");
     if gated {
         statuses.push((429, "Rate limited (see Retry-After)"));
     }

@@ -17,6 +17,8 @@ const SWEEP_EVERY: u32 = 1024;
 pub enum RateKey {
     Token(i64),
     OAuthToken(i64),
+    /// Inbound ingest with the channel's secret.
+    Channel(i64),
     Ip(IpAddr),
 }
 
