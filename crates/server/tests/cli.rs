@@ -599,6 +599,46 @@ async fn operator_commands_print_one_json_object(backend: Backend) {
     assert_eq!(again["tenant_id"], beta_id, "{again}");
     assert_eq!(again["role"], "admin", "{again}");
 
+    // Run again for a tenant the user is in: the role stays unless --role is given,
+    // and a tenant's only owner cannot be demoted from here either.
+    let solo = id_of(
+        &ok(url, &["tenant", "create", "--name", "Solo"]).await,
+        "tenant create",
+    )
+    .to_string();
+    let owner_args = |role: Option<&'static str>| {
+        let mut args = vec![
+            "user",
+            "create",
+            "--tenant",
+            solo.as_str(),
+            "--email",
+            "solo@example.com",
+            "--name",
+            "Solo Owner",
+            "--password",
+            "a long password",
+        ];
+        if let Some(role) = role {
+            args.extend(["--role", role]);
+        }
+        args
+    };
+    let owner = ok(url, &owner_args(Some("owner"))).await;
+    assert_eq!(owner["role"], "owner", "{owner}");
+    let rerun = ok(url, &owner_args(None)).await;
+    assert_eq!(
+        rerun["role"], "owner",
+        "a rerun without --role keeps the role: {rerun}"
+    );
+    let demoted = fail(url, &owner_args(Some("agent"))).await;
+    assert_eq!(demoted["error"], "last_owner", "{demoted}");
+    let still = ok(url, &owner_args(None)).await;
+    assert_eq!(
+        still["role"], "owner",
+        "the refused demotion changed nothing: {still}"
+    );
+
     let channel = ok(
         url,
         &[

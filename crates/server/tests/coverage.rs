@@ -19,11 +19,7 @@ backend_tests!(
     channel_and_customer_validation,
     concurrent_duplicate_inbound_deliveries_store_one_message,
     media_send_moves_the_conversations_last_message,
-    // BUG: JsonInput parses the body (an extractor, so before the handler's
-    // scope.require) and answers 400 invalid_json / 422 "must be a JSON object" to a
-    // token without the scope, where docs/api.md's "Order of checks" promises 403
-    // insufficient_scope first. Re-enable once the server checks the scope first.
-    // scope_is_checked_before_the_body,
+    scope_is_checked_before_the_body,
 );
 
 /// Tests that need their own server configuration, once per backend.
@@ -702,7 +698,6 @@ async fn every_endpoint_refuses_a_token_without_its_scope(app: TestApp) {
 
 /// docs/api.md: "authentication (401), then the tenant header (400), then membership
 /// (403), then scope (403 `insufficient_scope`), then the body".
-#[allow(dead_code)] // Out of the list until the BUG noted there is fixed.
 async fn scope_is_checked_before_the_body(app: TestApp) {
     use reqwest::Method;
     let s = setup(&app, "Clinic").await;

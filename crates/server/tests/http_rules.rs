@@ -566,6 +566,74 @@ mod limits {
         );
     }
 
+    /// Inbound ingest carries the rate-limit headers too: the right secret counts
+    /// against the channel, a wrong one against the client IP, so guessing cannot use
+    /// up a channel's budget; over the limit it is 429 and nothing is stored.
+    async fn inbound_ingest_is_rate_limited_per_channel(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| c.rate_limit_per_minute = 3).await;
+        let m = app.member("T").await;
+        let created: Value = app
+            .post(
+                &m,
+                "/api/v1/channels",
+                &json!({"type": "website", "name": "Site", "address": "site-1"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let channel = created["data"]["id"].as_i64().unwrap();
+        let secret = created["data"]["inbound_secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let deliver = |secret: String, n: u32| {
+            app.client
+                .post(app.url(&format!("/api/v1/channels/{channel}/inbound")))
+                .header("X-Channel-Secret", secret)
+                .json(&json!({"address": "visitor-1", "message": format!("hi {n}"), "external_id": format!("e{n}")}))
+                .send()
+        };
+        // Wrong secrets: 401s with headers, counted per IP, and they use up none of the
+        // channel's budget.
+        for expected_remaining in ["2", "1", "0"] {
+            let wrong = deliver("sbc_wrong".into(), 0).await.unwrap();
+            assert_eq!(wrong.status(), 401);
+            assert_eq!(wrong.headers().get("x-ratelimit-limit").unwrap(), "3");
+            assert_eq!(
+                wrong.headers().get("x-ratelimit-remaining").unwrap(),
+                expected_remaining
+            );
+        }
+        let locked_out = deliver("sbc_wrong".into(), 0).await.unwrap();
+        assert_eq!(locked_out.status(), 429);
+        assert!(locked_out.headers().get("retry-after").is_some());
+        for (n, expected_remaining) in [(1, "2"), (2, "1"), (3, "0")] {
+            let stored = deliver(secret.clone(), n).await.unwrap();
+            assert_eq!(stored.status(), 201);
+            assert_eq!(
+                stored.headers().get("x-ratelimit-remaining").unwrap(),
+                expected_remaining
+            );
+        }
+        let refused = deliver(secret.clone(), 4).await.unwrap();
+        assert_eq!(refused.headers().get("retry-after").unwrap(), "60");
+        let (status, body) = error_of(refused).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (429, Some("rate_limited"))
+        );
+        // The refused message was not stored: three messages, and after the window
+        // the same delivery is stored.
+        let list = app.list(&m, "").await;
+        assert_eq!(list["data"][0]["unread_count"], "3");
+        app.advance(60);
+        assert_eq!(deliver(secret, 4).await.unwrap().status(), 201);
+        assert_eq!(app.list(&m, "").await["data"][0]["unread_count"], "4");
+    }
+
     /// Anonymous callers are counted per client address: X-Forwarded-For names it
     /// only when the peer is a configured trusted proxy.
     async fn forwarded_for_counts_only_behind_trusted_proxies(backend: Backend) {
@@ -659,6 +727,51 @@ mod limits {
         assert_eq!(ok.status(), 200);
     }
 
+    /// A connection that never sends a byte, and one left idle after a keep-alive
+    /// request, are closed after the header timeout, so silent clients cannot keep
+    /// the connection slots.
+    async fn silent_and_idle_connections_are_closed(backend: Backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app = TestApp::spawn_with(backend, |c| {
+            c.header_read_timeout = std::time::Duration::from_secs(1);
+            c.max_connections = 1;
+        })
+        .await;
+        let addr = app.base.trim_start_matches("http://").to_string();
+        let mut buf = vec![0u8; 4096];
+        // Silent: the server must close it (read returns 0 or an error), not wait forever.
+        let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let closed =
+            tokio::time::timeout(std::time::Duration::from_secs(30), silent.read(&mut buf)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+            "a connection that sent nothing was not closed: {closed:?}"
+        );
+        // Idle after one keep-alive request: answered, then closed.
+        let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(30), idle.read(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        let closed = loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(30), idle.read(&mut buf))
+                .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(_)) => continue, // the rest of the first answer
+                Err(_) => break false,
+            }
+        };
+        assert!(closed, "an idle keep-alive connection was not closed");
+        // The single slot is free again.
+        let ok = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+
     /// Over the connection cap, a client waits until a slot frees.
     async fn connections_beyond_the_cap_wait(backend: Backend) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -694,6 +807,11 @@ mod limits {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_silent_connections() {
+        silent_and_idle_connections_are_closed(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_connection_cap() {
         connections_beyond_the_cap_wait(Backend::Sqlite).await
     }
@@ -710,6 +828,20 @@ mod limits {
     )]
     async fn postgres_rate_limit() {
         rate_limit_headers_and_429(Backend::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_inbound_rate_limit() {
+        inbound_ingest_is_rate_limited_per_channel(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(pg_tests),
+        ignore = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
+    )]
+    async fn postgres_inbound_rate_limit() {
+        inbound_ingest_is_rate_limited_per_channel(Backend::Postgres).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -797,6 +929,25 @@ async fn openapi_documents_the_seed_schemas_and_docs_page_is_served() {
         assert!(properties.contains(&key), "{key} in ConversationResource");
     }
     assert_eq!(resource["properties"]["unread_count"]["type"], "string");
+    // Every key is always sent (null when unset), so every key is required, nullable
+    // ones included, in each resource of the seeds.
+    for (schema, key) in [
+        ("ConversationResource", "blacklist"),
+        ("ConversationResource", "last_message"),
+        ("ConversationResource", "agent_expires_at"),
+        ("ConversationCustomer", "avatar_url"),
+        ("BlacklistResource", "deleted_at"),
+        ("PageMeta", "from"),
+        ("PageLinks", "next"),
+    ] {
+        let required = spec["components"]["schemas"][schema]["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} has required keys"));
+        assert!(
+            required.iter().any(|k| k == key),
+            "{key} is required in {schema}: {required:?}"
+        );
+    }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
     // Every route the server answers is documented, with the methods it answers.
     for (path, methods) in [

@@ -16,6 +16,7 @@ backend_tests!(
     channels_crud_roles_and_secret_rotation,
     customers_crud_search_and_validation,
     media_round_trip_with_expiring_url,
+    media_retry_with_idempotency_key_stores_one_message_and_one_file,
     delivery_status_follows_its_state_machine,
     other_tenants_ids_are_not_found_on_every_endpoint,
 );
@@ -933,6 +934,69 @@ const PNG: [u8; 67] = [
     0x42, 0x60, 0x82,
 ];
 
+/// A retried upload with the same `Idempotency-Key` replays the first answer and
+/// leaves one message and one stored file behind, not a copy per retry.
+async fn media_retry_with_idempotency_key_stores_one_message_and_one_file(app: TestApp) {
+    let s = setup(&app).await;
+    let url = app.url(&format!(
+        "/api/v1/conversations/{}/messages/media",
+        s.conversation
+    ));
+    let upload = || {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("scan.png"),
+            )
+            .text("message", "Röntgen");
+        app.client
+            .post(&url)
+            .bearer_auth(&s.m.token)
+            .header("X-Tenant", s.m.tenant.to_string())
+            .header("Idempotency-Key", "upload-1")
+            .multipart(form)
+            .send()
+    };
+    let mut ids = Vec::new();
+    for attempt in 0..3 {
+        let response = upload().await.unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(
+            response
+                .headers()
+                .get("idempotent-replayed")
+                .map(|v| v.to_str().unwrap().to_string()),
+            (attempt > 0).then(|| "true".to_string())
+        );
+        let body: Value = response.json().await.unwrap();
+        ids.push(body["data"]["message_id"].as_str().unwrap().to_string());
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let (_, page) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    assert_eq!(page["meta"]["total"], 1);
+    let tenant_dir = app.config.files_dir.join(s.m.tenant.to_string());
+    let files: Vec<_> = std::fs::read_dir(&tenant_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".png"), "{files:?}");
+    // The conversation shows the media message as its last one.
+    let (_, conversation) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}", s.conversation),
+    )
+    .await;
+    assert_eq!(conversation["data"]["last_message_type"], "image");
+    assert_eq!(conversation["data"]["last_message_id"], ids[0].as_str());
+}
+
 async fn media_round_trip_with_expiring_url(app: TestApp) {
     let s = setup(&app).await;
     let url = app.url(&format!(
@@ -976,10 +1040,10 @@ async fn media_round_trip_with_expiring_url(app: TestApp) {
     assert_eq!(fetched.headers().get("content-type").unwrap(), "image/png");
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), PNG.as_slice());
     let tampered = link.replace("signature=", "signature=0");
-    assert_eq!(
-        app.client.get(&tampered).send().await.unwrap().status(),
-        403
-    );
+    let refused = app.client.get(&tampered).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_signature", "{body}");
     app.advance(app.config.file_url_ttl_secs);
     assert_eq!(
         app.client.get(&link).send().await.unwrap().status(),
