@@ -106,10 +106,6 @@ fn sqlite_request(
     request: &RawRequest,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
-    let mut membership = SqlBuilder::default();
-    membership.push(plan::MEMBERSHIP_ROLE);
-    membership.args = vec![Arg::Int(request.tenant.0), Arg::Int(request.user)];
-    sqlite_run(conn, &membership, None)?;
     let total_sql = plan::conversation_total(Dialect::Sqlite, request.tenant, &request.filter);
     let total = conn.prepare_cached(&total_sql.sql)?.query_row(
         rusqlite::params_from_iter(total_sql.args.iter().map(sqlite_value)),
@@ -125,15 +121,9 @@ fn sqlite_request(
         &request.filter,
         request.page,
         offset,
+        now,
     );
-    let customers = sqlite_run(conn, &page, Some("customer_id"))?;
-    if !customers.is_empty() {
-        sqlite_run(
-            conn,
-            &plan::active_blacklists(request.tenant, &customers, now),
-            None,
-        )?;
-    }
+    sqlite_run(conn, &page, None)?;
     Ok(())
 }
 
@@ -221,11 +211,7 @@ fn summarize(
 
 /// A pgbench script for one request, and the `-D name=value` definitions of its
 /// variables: pgbench sends variables as bind parameters in prepared mode, as sqlx does.
-pub async fn pgbench_script(
-    url: &str,
-    request: &RawRequest,
-) -> Result<(String, Vec<String>), BoxError> {
-    use sqlx::Connection;
+pub fn pgbench_script(request: &RawRequest) -> (String, Vec<String>) {
     let now = Utc::now();
     let mut script = String::new();
     let mut defines = Vec::new();
@@ -246,10 +232,6 @@ pub async fn pgbench_script(
         script.push_str(&sql);
         script.push_str(";\n");
     };
-    let mut membership = SqlBuilder::default();
-    membership.push(plan::MEMBERSHIP_ROLE);
-    membership.args = vec![Arg::Int(request.tenant.0), Arg::Int(request.user)];
-    add(&membership, &mut script);
     add(
         &plan::conversation_total(Dialect::Postgres, request.tenant, &request.filter),
         &mut script,
@@ -260,34 +242,10 @@ pub async fn pgbench_script(
         &request.filter,
         request.page,
         0,
+        now,
     );
     add(&page, &mut script);
-    // The blacklist query names the page's customers: read them once (the data does
-    // not change during a read benchmark).
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    let customers_sql = format!("SELECT customer_id FROM ({}) page", page.sql);
-    let mut query = sqlx::query_as::<_, (i64,)>(&customers_sql);
-    for arg in &page.args {
-        query = match arg {
-            Arg::Int(v) => query.bind(*v),
-            Arg::Text(v) => query.bind(v.clone()),
-            Arg::Time(v) => query.bind(*v),
-        };
-    }
-    let customers: Vec<i64> = query
-        .fetch_all(&mut conn)
-        .await?
-        .into_iter()
-        .map(|(c,)| c)
-        .collect();
-    conn.close().await?;
-    if !customers.is_empty() {
-        add(
-            &plan::active_blacklists(request.tenant, &customers, now),
-            &mut script,
-        );
-    }
-    Ok((script, defines))
+    (script, defines)
 }
 
 /// Runs pgbench with the script and reads its throughput and average latency.
@@ -298,7 +256,7 @@ pub async fn run_pgbench(
     warmup: Duration,
     duration: Duration,
 ) -> Result<RawResult, BoxError> {
-    let (script, defines) = pgbench_script(url, request).await?;
+    let (script, defines) = pgbench_script(request);
     let dir = std::env::temp_dir().join(format!("switchboard-pgbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("request.sql");

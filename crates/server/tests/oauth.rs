@@ -1789,6 +1789,7 @@ async fn roles_are_enforced(app: TestApp) {
         )
         .await
         .unwrap();
+    app.await_change_made_elsewhere().await;
     assert_eq!(
         status_of(api(
             &app,
@@ -2004,14 +2005,15 @@ async fn oauth_tokens_reach_only_their_clients_tenant(app: TestApp) {
     )
     .await;
     assert_eq!(tenants["data"].as_array().unwrap().len(), 2);
-    // Leaving the tenant ends the OAuth token's use there (membership is checked on
-    // every request), and refreshing.
+    // Leaving the tenant ends the OAuth token's use there (the cached role goes when
+    // the membership changes, here by hand in the database), and refreshing.
     app.db
         .execute(&format!(
             "DELETE FROM tenant_memberships WHERE user_id = {} AND tenant_id = {}",
             p.user, p.tenant
         ))
         .await;
+    app.await_change_made_elsewhere().await;
     assert_eq!(list_status(&app, &access, p.tenant).await, 403);
     assert_eq!(refresh(&app, &c, s(&t["refresh_token"])).await.0, 400);
 }
@@ -2860,6 +2862,7 @@ async fn introspection_follows_membership(app: TestApp) {
         left,
         switchboard_core::auth_store::MemberChange::Done
     ));
+    app.await_change_made_elsewhere().await;
     assert_eq!(list_status(&app, access, p.tenant).await, 403);
     assert!(
         !active(access.into()).await,

@@ -2,13 +2,13 @@
 //! these statements, and the benchmark's raw-SQL driver runs exactly the same ones
 //! (same text, same arguments), so "server vs. raw SQL" cannot drift apart.
 //!
-//! A list request is, in order: the caller's membership (`MEMBERSHIP_ROLE`), the
-//! total (`conversation_total`), the page with its channel and customer
-//! (`conversation_page`), and the blacklist entries of the page's customers
-//! (`active_blacklists`).
+//! A list request is: the total (`conversation_total`), then the page with each
+//! conversation's channel, customer and blocking blacklist entry
+//! (`conversation_page`). The caller's membership (`MEMBERSHIP_ROLE`) is asked
+//! first, unless the server has it cached (it usually has).
 
 pub use crate::rows::{Arg, SqlBuilder};
-use crate::rows::{BLACKLIST_COLUMNS, BLACKLIST_JOINS, CONVERSATION_COLUMNS, CONVERSATION_JOINS};
+use crate::rows::{CONVERSATION_BLACKLIST_JOIN, CONVERSATION_COLUMNS, CONVERSATION_JOINS};
 use chrono::{DateTime, Utc};
 use switchboard_core::search::SearchPattern;
 use switchboard_core::{ConversationFilter, PageRequest, TenantId};
@@ -87,25 +87,27 @@ pub fn conversation_total(
     b
 }
 
-/// One page of the filtered list, `offset` rows in, with each conversation's channel
-/// and customer (`CONVERSATION_COLUMNS`), in list order.
+/// One page of the filtered list, `offset` rows in, with each conversation's channel,
+/// customer and the blacklist entry blocking it at `now` (`CONVERSATION_COLUMNS`), in
+/// list order.
 pub fn conversation_page(
     dialect: Dialect,
     tenant: TenantId,
     filter: &ConversationFilter,
     page: PageRequest,
     offset: i64,
+    now: DateTime<Utc>,
 ) -> SqlBuilder {
     let mut ids = filtered_ids(dialect, tenant, filter);
     ids.push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
         .arg(Arg::Int(page.per_page))
         .push(" OFFSET ")
         .arg(Arg::Int(offset));
-    hydrate(dialect, tenant, ids)
+    hydrate(dialect, tenant, ids, now)
 }
 
-/// Conversations with their channel and customer for the ids `page` selects, in list
-/// order.
+/// Conversations with their channel, customer and blocking blacklist entry (at `now`)
+/// for the ids `page` selects, in list order: one statement, one round trip.
 ///
 /// SQLite must join from the page outwards: with a plain JOIN its planner (without
 /// statistics) prefers to walk the whole tenant through the activity index, because
@@ -113,7 +115,12 @@ pub fn conversation_page(
 /// list request then costs O(tenant size), 1.5 s at a million conversations.
 /// `CROSS JOIN` is SQLite's way to fix the join order; PostgreSQL plans this join
 /// well from its statistics (and has no CROSS JOIN with ON).
-pub fn hydrate(dialect: Dialect, tenant: TenantId, page: SqlBuilder) -> SqlBuilder {
+pub fn hydrate(
+    dialect: Dialect,
+    tenant: TenantId,
+    page: SqlBuilder,
+    now: DateTime<Utc>,
+) -> SqlBuilder {
     let mut b = SqlBuilder::default();
     b.push("SELECT ")
         .push(CONVERSATION_COLUMNS)
@@ -128,29 +135,9 @@ pub fn hydrate(dialect: Dialect, tenant: TenantId, page: SqlBuilder) -> SqlBuild
         .arg(Arg::Int(tenant.0))
         .push(" ")
         .push(CONVERSATION_JOINS)
-        .push(" ORDER BY c.activity_at DESC, c.id DESC");
-    b
-}
-
-/// The blacklist entries that block any of `customer_ids` at `now`.
-pub fn active_blacklists(tenant: TenantId, customer_ids: &[i64], now: DateTime<Utc>) -> SqlBuilder {
-    let mut b = SqlBuilder::default();
-    b.push("SELECT ")
-        .push(BLACKLIST_COLUMNS)
-        .push(" FROM channel_blacklists b ")
-        .push(BLACKLIST_JOINS);
-    b.push(" WHERE b.tenant_id = ").arg(Arg::Int(tenant.0));
-    b.push(
-        " AND b.deleted_at IS NULL AND b.is_active AND (b.expires_at IS NULL OR b.expires_at > ",
-    )
-    .arg(Arg::Time(now))
-    .push(") AND b.customer_id IN (");
-    for (i, id) in customer_ids.iter().enumerate() {
-        if i > 0 {
-            b.push(", ");
-        }
-        b.arg(Arg::Int(*id));
-    }
-    b.push(")");
+        .push(" ")
+        .push(CONVERSATION_BLACKLIST_JOIN)
+        .arg(Arg::Time(now))
+        .push(") ORDER BY c.activity_at DESC, c.id DESC");
     b
 }

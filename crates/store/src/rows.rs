@@ -171,6 +171,18 @@ pub(crate) struct ConversationRow {
     pub agent_disabled: bool,
     pub agent_expires_at: Option<DateTime<Utc>>,
     pub agent_disabled_by_user_name: Option<String>,
+    /// The entry blocking the customer on the channel (`CONVERSATION_BLACKLIST_JOIN`),
+    /// all null when there is none.
+    pub blacklist_id: Option<i64>,
+    pub blacklist_reason: Option<String>,
+    pub blacklist_note: Option<String>,
+    pub blacklist_metadata: Option<String>,
+    pub blacklist_blocked_at: Option<DateTime<Utc>>,
+    pub blacklist_expires_at: Option<DateTime<Utc>>,
+    pub blacklist_is_active: Option<bool>,
+    pub blacklist_created_at: Option<DateTime<Utc>>,
+    pub blacklist_updated_at: Option<DateTime<Utc>>,
+    pub blacklist_deleted_at: Option<DateTime<Utc>>,
 }
 
 pub(crate) const CONVERSATION_COLUMNS: &str = "\
@@ -179,15 +191,73 @@ pub(crate) const CONVERSATION_COLUMNS: &str = "\
     cu.id AS customer_id, cu.first_name, cu.last_name, cu.phone_number, cu.email, cu.avatar_url, \
     c.last_message_id, c.last_message_preview, c.last_message_at, c.last_message_type, \
     c.last_message_is_customer, c.unread_count, \
-    c.agent_disabled, c.agent_expires_at, c.agent_disabled_by_user_name";
+    c.agent_disabled, c.agent_expires_at, c.agent_disabled_by_user_name, \
+    b.id AS blacklist_id, b.reason AS blacklist_reason, b.note AS blacklist_note, \
+    b.metadata AS blacklist_metadata, b.blocked_at AS blacklist_blocked_at, \
+    b.expires_at AS blacklist_expires_at, b.is_active AS blacklist_is_active, \
+    b.created_at AS blacklist_created_at, b.updated_at AS blacklist_updated_at, \
+    b.deleted_at AS blacklist_deleted_at";
 
-/// Joins that complete a conversation row; `c` must already be in scope.
+/// Joins that complete a conversation row; `c` must already be in scope, and the
+/// `CONVERSATION_BLACKLIST_JOIN` must follow.
 pub(crate) const CONVERSATION_JOINS: &str = "\
     JOIN channels ch ON ch.tenant_id = c.tenant_id AND ch.id = c.channel_id \
     JOIN customers cu ON cu.tenant_id = c.tenant_id AND cu.id = c.customer_id";
 
+/// The blacklist entry that blocks the conversation's customer on its channel at the
+/// time bound next (`expires_at > $n`): at most one, by the `channel_blacklists_one_active`
+/// unique index, so the join never multiplies a conversation.
+pub(crate) const CONVERSATION_BLACKLIST_JOIN: &str = "\
+    LEFT JOIN channel_blacklists b ON b.tenant_id = c.tenant_id AND b.channel_id = c.channel_id \
+    AND b.customer_id = c.customer_id AND b.deleted_at IS NULL AND b.is_active \
+    AND (b.expires_at IS NULL OR b.expires_at > ";
+
 impl ConversationRow {
     pub fn into_conversation(self) -> Result<Conversation, StoreError> {
+        let channel = ChannelSummary {
+            id: self.channel_id,
+            name: self.channel_name,
+            channel_type: parse_channel_type(&self.channel_type)?,
+            address: self.channel_address,
+        };
+        let customer = Customer {
+            id: self.customer_id,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone_number: self.phone_number,
+            email: self.email,
+            avatar_url: self.avatar_url,
+        };
+        let blacklist = match (
+            self.blacklist_id,
+            self.blacklist_reason,
+            self.blacklist_blocked_at,
+            self.blacklist_created_at,
+            self.blacklist_updated_at,
+        ) {
+            (Some(id), Some(reason), Some(blocked_at), Some(created_at), Some(updated_at)) => {
+                let metadata = self.blacklist_metadata.unwrap_or_else(|| "{}".to_string());
+                Some(BlacklistEntry {
+                    id,
+                    tenant_id: TenantId(self.tenant_id),
+                    reason: reason
+                        .parse()
+                        .map_err(|_| corrupt("blacklist reason", &reason))?,
+                    note: self.blacklist_note,
+                    metadata: serde_json::from_str(&metadata)
+                        .map_err(|_| corrupt("metadata", &metadata))?,
+                    blocked_at,
+                    expires_at: self.blacklist_expires_at,
+                    is_active: self.blacklist_is_active.unwrap_or(true),
+                    created_at,
+                    updated_at,
+                    deleted_at: self.blacklist_deleted_at,
+                    channel: channel.clone(),
+                    customer: customer.clone(),
+                })
+            }
+            _ => None,
+        };
         let last_message = match (self.last_message_id, self.last_message_at) {
             (Some(id), Some(at)) => Some(LastMessage {
                 id,
@@ -202,20 +272,8 @@ impl ConversationRow {
             id: self.id,
             tenant_id: TenantId(self.tenant_id),
             address: self.address,
-            customer: Customer {
-                id: self.customer_id,
-                first_name: self.first_name,
-                last_name: self.last_name,
-                phone_number: self.phone_number,
-                email: self.email,
-                avatar_url: self.avatar_url,
-            },
-            channel: ChannelSummary {
-                id: self.channel_id,
-                name: self.channel_name,
-                channel_type: parse_channel_type(&self.channel_type)?,
-                address: self.channel_address,
-            },
+            customer,
+            channel,
             last_message,
             unread_count: self.unread_count,
             agent: AgentSwitch {
@@ -223,7 +281,7 @@ impl ConversationRow {
                 expires_at: self.agent_expires_at,
                 disabled_by_user_name: self.agent_disabled_by_user_name,
             },
-            blacklist: None,
+            blacklist,
             created_at: self.created_at,
         })
     }

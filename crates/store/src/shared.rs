@@ -18,56 +18,20 @@ macro_rules! impl_shared_store {
                 page: crate::rows::SqlBuilder,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::Conversation>> {
-                Self::fetch_hydrated(conn, tenant, crate::plan::hydrate(Self::DIALECT, tenant, page), now).await
+                Self::fetch_hydrated(conn, crate::plan::hydrate(Self::DIALECT, tenant, page, now)).await
             }
 
-            /// Runs a statement selecting `CONVERSATION_COLUMNS` and attaches blacklists.
+            /// Runs a statement selecting `CONVERSATION_COLUMNS`.
             async fn fetch_hydrated(
                 conn: &mut $conn,
-                tenant: switchboard_core::TenantId,
                 b: crate::rows::SqlBuilder,
-                now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::Conversation>> {
                 use crate::rows::*;
                 let rows: Vec<ConversationRow> = bind_all!(sqlx::query_as::<$db, ConversationRow>(&b.sql), b.args)
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(db_err)?;
-                let mut conversations = rows
-                    .into_iter()
-                    .map(ConversationRow::into_conversation)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Self::attach_blacklists(conn, tenant, &mut conversations, now).await?;
-                Ok(conversations)
-            }
-
-            async fn attach_blacklists(
-                conn: &mut $conn,
-                tenant: switchboard_core::TenantId,
-                conversations: &mut [switchboard_core::Conversation],
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> switchboard_core::store::StoreResult<()> {
-                use crate::rows::*;
-                if conversations.is_empty() {
-                    return Ok(());
-                }
-                let customer_ids: Vec<i64> = conversations.iter().map(|c| c.customer.id).collect();
-                let b = crate::plan::active_blacklists(tenant, &customer_ids, now);
-                let rows: Vec<BlacklistRow> = bind_all!(sqlx::query_as::<$db, BlacklistRow>(&b.sql), b.args)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                let entries = rows
-                    .into_iter()
-                    .map(switchboard_core::BlacklistEntry::try_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                for conversation in conversations.iter_mut() {
-                    conversation.blacklist = entries
-                        .iter()
-                        .find(|e| e.channel.id == conversation.channel.id && e.customer.id == conversation.customer.id)
-                        .cloned();
-                }
-                Ok(())
+                rows.into_iter().map(ConversationRow::into_conversation).collect()
             }
 
             async fn fetch_conversation(
@@ -640,8 +604,8 @@ macro_rules! impl_shared_store {
                     // Past the end: nothing to fetch, and no huge OFFSET to run.
                     _ => return Ok(switchboard_core::PageOf { items: Vec::new(), total }),
                 };
-                let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset);
-                let items = Self::fetch_hydrated(&mut conn, tenant, page_sql, now).await?;
+                let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset, now);
+                let items = Self::fetch_hydrated(&mut conn, page_sql).await?;
                 Ok(switchboard_core::PageOf { items, total })
             }
         }

@@ -99,11 +99,21 @@ impl FromRequestParts<AppState> for TenantScope {
         }
         // Not a member and no such tenant look the same: never reveal which.
         let role = match caller.user() {
-            Some(user) => state
-                .store
-                .membership(tenant, user)
-                .await?
-                .ok_or(ApiError::new(ErrorCode::TenantForbidden))?,
+            Some(user) => {
+                let now = state.clock.now();
+                let role = match state.token_cache.role(user, tenant, now) {
+                    Some(cached) => cached,
+                    None => {
+                        let generation = state.token_cache.generation();
+                        let role = state.store.membership(tenant, user).await?;
+                        state
+                            .token_cache
+                            .put_role(user, tenant, role, now, generation);
+                        role
+                    }
+                };
+                role.ok_or(ApiError::new(ErrorCode::TenantForbidden))?
+            }
             None => Role::Agent,
         };
         Ok(TenantScope {

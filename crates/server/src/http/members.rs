@@ -158,7 +158,8 @@ pub async fn update(
         .change_member(scope.tenant, UserId(user_id), Some(role))
         .await?
     {
-        MemberChange::Done => {}
+        // The new role counts from the next request on: cached roles are dropped.
+        MemberChange::Done => state.token_cache.clear_roles(),
         MemberChange::NotMember => return Err(ErrorCode::NotFound.into()),
         MemberChange::LastOwner => return Err(last_owner("role")),
     }
@@ -202,7 +203,8 @@ pub async fn remove(
         .change_member(scope.tenant, UserId(user_id), None)
         .await?
     {
-        MemberChange::Done => {}
+        // The removed member's next request is refused: cached roles are dropped.
+        MemberChange::Done => state.token_cache.clear_roles(),
         MemberChange::NotMember => return Err(ErrorCode::NotFound.into()),
         MemberChange::LastOwner => return Err(last_owner("user_id")),
     }

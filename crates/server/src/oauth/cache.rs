@@ -10,6 +10,7 @@ use crate::http::extract::Caller;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use switchboard_core::{Role, TenantId, UserId};
 
 pub const TTL_SECS: i64 = 30;
 /// How often a server looks for revocations made by other processes.
@@ -32,6 +33,10 @@ pub struct TokenCache {
 #[derive(Default)]
 struct Inner {
     entries: HashMap<String, Entry>,
+    /// Each caller's role in a tenant (`None`: not a member), read by `TenantScope`
+    /// on every tenant-scoped request. Invalidated with the tokens: membership
+    /// changes move the same revocation serial.
+    roles: HashMap<(UserId, TenantId), (Option<Role>, DateTime<Utc>)>,
     /// Moves on every invalidation. A lookup that started before one must not put
     /// what it read from the store: that may be the very token just revoked.
     generation: u64,
@@ -85,6 +90,46 @@ impl TokenCache {
         );
     }
 
+    /// The user's cached role in the tenant: `Some(None)` for a cached "not a member",
+    /// `None` when not cached or stale.
+    pub fn role(&self, user: UserId, tenant: TenantId, now: DateTime<Utc>) -> Option<Option<Role>> {
+        let mut inner = self.lock();
+        let (role, cached_at) = *inner.roles.get(&(user, tenant))?;
+        if (now - cached_at).num_seconds() < TTL_SECS && cached_at <= now {
+            Some(role)
+        } else {
+            inner.roles.remove(&(user, tenant));
+            None
+        }
+    }
+
+    /// Caches a role read from the store, unless the cache was invalidated since
+    /// `generation` was read (the membership may have changed meanwhile).
+    pub fn put_role(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        role: Option<Role>,
+        now: DateTime<Utc>,
+        generation: u64,
+    ) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.roles.len() >= MAX_ENTRIES {
+            inner.roles.clear();
+        }
+        inner.roles.insert((user, tenant), (role, now));
+    }
+
+    /// Forgets every cached role: after a membership change made by this server.
+    pub fn clear_roles(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.roles.clear();
+    }
+
     pub fn remove(&self, token_hash: &str) {
         let mut inner = self.lock();
         inner.generation += 1;
@@ -97,6 +142,7 @@ impl TokenCache {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.entries.clear();
+        inner.roles.clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -215,6 +215,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub db: TestDatabase,
     pub config: Config,
+    pub state: AppState,
     _files: tempfile::TempDir,
 }
 
@@ -247,7 +248,7 @@ impl TestApp {
         let state = AppState::new(store.clone(), clock.clone(), config.clone())
             .await
             .expect("state");
-        tokio::spawn(app::serve(listener, state, std::future::pending()));
+        tokio::spawn(app::serve(listener, state.clone(), std::future::pending()));
         TestApp {
             base: format!("http://{addr}"),
             client: Client::new(),
@@ -255,8 +256,23 @@ impl TestApp {
             clock,
             db,
             config,
+            state,
             _files: files,
         }
+    }
+
+    /// After a revocation or membership change made in the store directly, as another
+    /// process would make it: waits until the server's revocation watcher has dropped
+    /// its cached tokens and roles (within about a second).
+    pub async fn await_change_made_elsewhere(&self) {
+        let before = self.state.token_cache.generation();
+        for _ in 0..100 {
+            if self.state.token_cache.generation() != before {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server did not notice a change made in the store within 5 s");
     }
 
     pub fn url(&self, path: &str) -> String {
