@@ -76,55 +76,73 @@ fn sqlite_value(arg: &Arg) -> rusqlite::types::Value {
     }
 }
 
-/// Runs `b`, reading every column of every row; returns the values of `column`.
-fn sqlite_run(
-    conn: &rusqlite::Connection,
-    b: &SqlBuilder,
-    column: Option<&str>,
-) -> rusqlite::Result<Vec<i64>> {
+/// Runs `b`, reading every column of every row.
+fn sqlite_run(conn: &rusqlite::Connection, b: &SqlBuilder) -> rusqlite::Result<()> {
     let mut statement = conn.prepare_cached(&b.sql)?;
-    let wanted = column.and_then(|c| statement.column_index(c).ok());
     let width = statement.column_count();
     let mut rows = statement.query(rusqlite::params_from_iter(b.args.iter().map(sqlite_value)))?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         for k in 0..width {
-            let value = row.get_ref(k)?;
-            if Some(k) == wanted {
-                if let rusqlite::types::ValueRef::Integer(v) = value {
-                    out.push(v);
-                }
-            }
+            row.get_ref(k)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// One request's statements on one connection.
-fn sqlite_request(
-    conn: &rusqlite::Connection,
+/// The statements the server runs for `request` in its steady state, given what the
+/// database holds now: without a search, the total from the counters and the page;
+/// with one, the search state (the search's total is then in the server's memory,
+/// counted at that epoch) and the page, walked or from the index as the server
+/// chooses (`plan::walk_window`).
+fn statements(
+    dialect: Dialect,
     request: &RawRequest,
+    search_total_and_base: Option<(i64, i64)>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    let total_sql = plan::conversation_total(Dialect::Sqlite, request.tenant, &request.filter);
-    let total = conn.prepare_cached(&total_sql.sql)?.query_row(
-        rusqlite::params_from_iter(total_sql.args.iter().map(sqlite_value)),
-        |r| r.get::<_, i64>(0),
-    )?;
-    let offset = request.page.offset().unwrap_or(0);
-    if offset >= total {
-        return Ok(());
+) -> Vec<SqlBuilder> {
+    let (tenant, filter, page) = (request.tenant, &request.filter, request.page);
+    let offset = page.offset().unwrap_or(0);
+    match search_total_and_base {
+        None => vec![
+            plan::conversation_total(dialect, tenant, filter),
+            plan::conversation_page(dialect, tenant, filter, page, offset, now),
+        ],
+        Some((total, base)) => {
+            let page_sql =
+                match plan::walk_window(base, total, offset, page.per_page, plan::MAX_WALK) {
+                    Some(window) => plan::conversation_page_window(
+                        tenant, filter, page, offset, window, now, dialect,
+                    ),
+                    None => plan::conversation_page(dialect, tenant, filter, page, offset, now),
+                };
+            vec![plan::search_state(tenant, filter), page_sql]
+        }
     }
-    let page = plan::conversation_page(
+}
+
+/// For a search: its total and the list size it filters, as the server reads them.
+fn sqlite_search_total_and_base(
+    path: &str,
+    request: &RawRequest,
+) -> Result<Option<(i64, i64)>, BoxError> {
+    if request.filter.search.is_none() {
+        return Ok(None);
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let row = |b: &SqlBuilder| -> rusqlite::Result<(i64, i64)> {
+        conn.prepare(&b.sql)?.query_row(
+            rusqlite::params_from_iter(b.args.iter().map(sqlite_value)),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    };
+    let (_, total) = row(&plan::search_count(
         Dialect::Sqlite,
         request.tenant,
         &request.filter,
-        request.page,
-        offset,
-        now,
-    );
-    sqlite_run(conn, &page, None)?;
-    Ok(())
+    ))?;
+    let (_, base) = row(&plan::search_state(request.tenant, &request.filter))?;
+    Ok(Some((total, base)))
 }
 
 /// `concurrency` threads, each with its own read-only connection, replaying the
@@ -137,12 +155,18 @@ pub fn run_sqlite(
     duration: Duration,
 ) -> Result<RawResult, BoxError> {
     let now = Utc::now();
+    let statements = std::sync::Arc::new(statements(
+        Dialect::Sqlite,
+        request,
+        sqlite_search_total_and_base(path, request)?,
+        now,
+    ));
     let start = Instant::now() + warmup;
     let end = start + duration;
     let handles: Vec<_> = (0..concurrency)
         .map(|_| {
             let path = path.to_string();
-            let request = request.clone();
+            let statements = statements.clone();
             std::thread::spawn(move || -> Result<Vec<u32>, String> {
                 let conn = rusqlite::Connection::open_with_flags(
                     &path,
@@ -151,7 +175,7 @@ pub fn run_sqlite(
                 )
                 .map_err(|e| e.to_string())?;
                 // The server's reader settings.
-                conn.execute_batch("PRAGMA cache_size = -32000; PRAGMA busy_timeout = 10000;")
+                conn.execute_batch("PRAGMA cache_size = -2000; PRAGMA busy_timeout = 10000;")
                     .map_err(|e| e.to_string())?;
                 let mut latencies = Vec::new();
                 loop {
@@ -159,7 +183,9 @@ pub fn run_sqlite(
                     if began >= end {
                         break;
                     }
-                    sqlite_request(&conn, &request, now).map_err(|e| e.to_string())?;
+                    for statement in statements.iter() {
+                        sqlite_run(&conn, statement).map_err(|e| e.to_string())?;
+                    }
                     if began >= start {
                         latencies.push(began.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     }
@@ -211,8 +237,23 @@ fn summarize(
 
 /// A pgbench script for one request, and the `-D name=value` definitions of its
 /// variables: pgbench sends variables as bind parameters in prepared mode, as sqlx does.
-pub fn pgbench_script(request: &RawRequest) -> (String, Vec<String>) {
+pub async fn pgbench_script(
+    url: &str,
+    request: &RawRequest,
+) -> Result<(String, Vec<String>), BoxError> {
+    use sqlx::Connection;
     let now = Utc::now();
+    let search_total_and_base = if request.filter.search.is_some() {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        let count = plan::search_count(Dialect::Postgres, request.tenant, &request.filter);
+        let state = plan::search_state(request.tenant, &request.filter);
+        let (_, total) = fetch_pair(&mut conn, &count).await?;
+        let (_, base) = fetch_pair(&mut conn, &state).await?;
+        conn.close().await?;
+        Some((total, base))
+    } else {
+        None
+    };
     let mut script = String::new();
     let mut defines = Vec::new();
     let mut add = |b: &SqlBuilder, script: &mut String| {
@@ -232,20 +273,25 @@ pub fn pgbench_script(request: &RawRequest) -> (String, Vec<String>) {
         script.push_str(&sql);
         script.push_str(";\n");
     };
-    add(
-        &plan::conversation_total(Dialect::Postgres, request.tenant, &request.filter),
-        &mut script,
-    );
-    let page = plan::conversation_page(
-        Dialect::Postgres,
-        request.tenant,
-        &request.filter,
-        request.page,
-        0,
-        now,
-    );
-    add(&page, &mut script);
-    (script, defines)
+    for statement in statements(Dialect::Postgres, request, search_total_and_base, now) {
+        add(&statement, &mut script);
+    }
+    Ok((script, defines))
+}
+
+async fn fetch_pair(
+    conn: &mut sqlx::PgConnection,
+    b: &SqlBuilder,
+) -> Result<(i64, i64), sqlx::Error> {
+    let mut query = sqlx::query_as::<_, (i64, i64)>(&b.sql);
+    for arg in &b.args {
+        query = match arg {
+            Arg::Int(v) => query.bind(*v),
+            Arg::Text(v) => query.bind(v.clone()),
+            Arg::Time(v) => query.bind(*v),
+        };
+    }
+    query.fetch_one(conn).await
 }
 
 /// Runs pgbench with the script and reads its throughput and average latency.
@@ -256,7 +302,7 @@ pub async fn run_pgbench(
     warmup: Duration,
     duration: Duration,
 ) -> Result<RawResult, BoxError> {
-    let (script, defines) = pgbench_script(request);
+    let (script, defines) = pgbench_script(url, request).await?;
     let dir = std::env::temp_dir().join(format!("switchboard-pgbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("request.sql");

@@ -5,6 +5,7 @@
 
 pub mod plan;
 mod rows;
+mod search_counts;
 #[macro_use]
 mod shared;
 #[macro_use]
@@ -26,12 +27,17 @@ pub const DEFAULT_SQLITE_URL: &str = "sqlite://./data/switchboard.db";
 pub struct StoreOptions {
     /// PostgreSQL pool size; SQLite readers (SQLite always has a single writer).
     pub max_connections: u32,
+    /// The most conversations a search page walks in list order before the search
+    /// index finds the matches instead (`plan::walk_window`); 0 never walks. Tests
+    /// lower it to exercise both ways on small data.
+    pub search_walk_max: i64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            search_walk_max: plan::MAX_WALK,
         }
     }
 }

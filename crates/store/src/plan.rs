@@ -27,6 +27,16 @@ pub const MEMBERSHIP_ROLE: &str =
 /// `SELECT c.id FROM ... WHERE ...` for the filter, without order or limit.
 pub fn filtered_ids(dialect: Dialect, tenant: TenantId, filter: &ConversationFilter) -> SqlBuilder {
     let mut b = SqlBuilder::default();
+    push_filtered_ids(&mut b, dialect, tenant, filter);
+    b
+}
+
+fn push_filtered_ids(
+    b: &mut SqlBuilder,
+    dialect: Dialect,
+    tenant: TenantId,
+    filter: &ConversationFilter,
+) {
     b.push("SELECT c.id FROM ");
     let search = filter.search.as_ref();
     match (dialect, search) {
@@ -44,9 +54,8 @@ pub fn filtered_ids(dialect: Dialect, tenant: TenantId, filter: &ConversationFil
             .arg(Arg::Text(t.as_str().to_string()));
     }
     if let Some(pattern) = search {
-        push_search_condition(&mut b, dialect, pattern);
+        push_search_condition(b, dialect, pattern);
     }
-    b
 }
 
 fn push_search_condition(b: &mut SqlBuilder, dialect: Dialect, pattern: &SearchPattern) {
@@ -85,6 +94,127 @@ pub fn conversation_total(
         b.args = ids.args;
     }
     b
+}
+
+/// The sum of the tenant's counters in `table` (`conversation_counts` or
+/// `search_changes`), optionally of one channel type.
+fn counter_sum(b: &mut SqlBuilder, table: &str, tenant: TenantId, channel_type: Option<&str>) {
+    b.push("COALESCE((SELECT SUM(n) FROM ")
+        .push(table)
+        .push(" WHERE tenant_id = ")
+        .arg(Arg::Int(tenant.0));
+    if let Some(t) = channel_type {
+        b.push(" AND channel_type = ").arg(Arg::Text(t.to_string()));
+    }
+    b.push("), 0)");
+}
+
+/// The tenant's search epoch: it moves with every new conversation (the conversation
+/// counters) and every new search key (`search_changes`, kept by a trigger), so a
+/// search total counted at one epoch is exact for as long as the epoch stays.
+fn push_search_epoch(b: &mut SqlBuilder, tenant: TenantId) {
+    b.push("CAST(");
+    counter_sum(b, "conversation_counts", tenant, None);
+    b.push(" + ");
+    counter_sum(b, "search_changes", tenant, None);
+    b.push(" AS BIGINT)");
+}
+
+/// `(epoch, base)`: the tenant's search epoch, and how many conversations the list has
+/// before the search filters it (the channel type applied). Asked by every search
+/// request; two counter probes.
+pub fn search_state(tenant: TenantId, filter: &ConversationFilter) -> SqlBuilder {
+    let mut b = SqlBuilder::default();
+    b.push("SELECT ");
+    push_search_epoch(&mut b, tenant);
+    b.push(" AS epoch, CAST(");
+    counter_sum(
+        &mut b,
+        "conversation_counts",
+        tenant,
+        filter.channel_type.map(|t| t.as_str()),
+    );
+    b.push(" AS BIGINT) AS base");
+    b
+}
+
+/// `(epoch, count)`: the exact number of conversations a search matches, with the
+/// epoch it was counted at, read in one statement (one snapshot).
+pub fn search_count(dialect: Dialect, tenant: TenantId, filter: &ConversationFilter) -> SqlBuilder {
+    let mut b = SqlBuilder::default();
+    b.push("SELECT ");
+    push_search_epoch(&mut b, tenant);
+    b.push(" AS epoch, (SELECT COUNT(*) FROM (");
+    push_filtered_ids(&mut b, dialect, tenant, filter);
+    b.push(") matches) AS matches");
+    b
+}
+
+/// The most rows of list order a search page walks (`conversation_page_window`)
+/// before the search index is the cheaper way to its matches (the default of
+/// `StoreOptions::search_walk_max`).
+pub const MAX_WALK: i64 = 5000;
+
+/// How many rows of list order to walk to find a search's page, when walking is the
+/// cheaper way: `count` of the `base` conversations match, and the page needs the
+/// matches `offset+1 ..= offset+per_page`. A common name is found among the most
+/// recent few hundred conversations, while the index would fetch and sort every one
+/// of its matches (17,615 for a common surname in a million); a rare one is not, and
+/// `None` sends it to the index. The walk is bounded, so a page of matches that are
+/// unevenly spread costs at most `max_walk` rows before falling back to the index.
+pub fn walk_window(
+    base: i64,
+    count: i64,
+    offset: i64,
+    per_page: i64,
+    max_walk: i64,
+) -> Option<i64> {
+    if count <= 0 || base <= 0 || max_walk <= 0 {
+        return None;
+    }
+    if base <= max_walk {
+        return Some(base);
+    }
+    let wanted = offset.saturating_add(per_page).min(count);
+    // Rows to read if the matches were spread evenly, with room for unevenness.
+    let expected = wanted.saturating_mul(base) / count;
+    let window = expected.saturating_mul(3).max(200.min(max_walk));
+    (window <= max_walk).then_some(window)
+}
+
+/// A search page found by walking the `window` most recent conversations of the list
+/// (the channel type applied) and keeping those the search matches, `offset` of them
+/// skipped; with channel, customer and blacklist entry like `conversation_page`. Exact
+/// whenever it yields a full page, or the window covers the whole list.
+pub fn conversation_page_window(
+    tenant: TenantId,
+    filter: &ConversationFilter,
+    page: PageRequest,
+    offset: i64,
+    window: i64,
+    now: DateTime<Utc>,
+    dialect: Dialect,
+) -> SqlBuilder {
+    let mut ids = SqlBuilder::default();
+    ids.push("SELECT w.id FROM (SELECT c.id, c.activity_at, c.search_key FROM conversations c WHERE c.tenant_id = ")
+        .arg(Arg::Int(tenant.0));
+    if let Some(t) = filter.channel_type {
+        ids.push(" AND c.channel_type = ")
+            .arg(Arg::Text(t.as_str().to_string()));
+    }
+    ids.push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
+        .arg(Arg::Int(window))
+        .push(") w");
+    if let Some(pattern) = &filter.search {
+        ids.push(" WHERE w.search_key LIKE ")
+            .arg(Arg::Text(pattern.like_pattern()))
+            .push(" ESCAPE '\\'");
+    }
+    ids.push(" ORDER BY w.activity_at DESC, w.id DESC LIMIT ")
+        .arg(Arg::Int(page.per_page))
+        .push(" OFFSET ")
+        .arg(Arg::Int(offset));
+    hydrate(dialect, tenant, ids, now)
 }
 
 /// One page of the filtered list, `offset` rows in, with each conversation's channel,
@@ -140,4 +270,24 @@ pub fn hydrate(
         .arg(Arg::Time(now))
         .push(") ORDER BY c.activity_at DESC, c.id DESC");
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk_window;
+
+    #[test]
+    fn common_searches_walk_and_rare_ones_use_the_index() {
+        // A small list is walked whole.
+        assert_eq!(walk_window(3000, 1, 0, 15, 5000), Some(3000));
+        // A common name in a million: page 1 is among the most recent ~850 rows.
+        assert_eq!(walk_window(1_000_000, 17_615, 0, 15, 5000), Some(2553));
+        // Deep pages of it, or a rare name, are the index's.
+        assert_eq!(walk_window(1_000_000, 17_615, 150, 15, 5000), None);
+        assert_eq!(walk_window(1_000_000, 40, 0, 15, 5000), None);
+        // Nothing to find, walking off, or an empty list.
+        assert_eq!(walk_window(1_000_000, 0, 0, 15, 5000), None);
+        assert_eq!(walk_window(3000, 10, 0, 15, 0), None);
+        assert_eq!(walk_window(0, 0, 0, 15, 5000), None);
+    }
 }

@@ -16,6 +16,8 @@ const COUNTER_SLOTS: i64 = 16;
 
 pub struct PgStore {
     pool: PgPool,
+    search_counts: crate::search_counts::SearchCounts,
+    search_walk_max: i64,
 }
 
 impl PgStore {
@@ -32,7 +34,11 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(OpenError::Connect)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            search_counts: Default::default(),
+            search_walk_max: options.search_walk_max,
+        })
     }
 
     pub async fn migrate(&self) -> Result<usize, OpenError> {
@@ -51,6 +57,14 @@ impl PgStore {
 
     fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn search_counts(&self) -> &crate::search_counts::SearchCounts {
+        &self.search_counts
+    }
+
+    fn search_walk_max(&self) -> i64 {
+        self.search_walk_max
     }
 
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {

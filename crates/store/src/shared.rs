@@ -594,16 +594,53 @@ macro_rules! impl_shared_store {
             ) -> switchboard_core::store::StoreResult<switchboard_core::PageOf<switchboard_core::Conversation>> {
                 use crate::rows::*;
                 let mut conn = self.reader().acquire().await.map_err(db_err)?;
-                let total_sql = crate::plan::conversation_total(Self::DIALECT, tenant, filter);
-                let total: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&total_sql.sql), total_sql.args)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
+                // Without a search the total comes from the counters; with one, from the
+                // search counts at the tenant's current epoch (`search_counts.rs`).
+                let (total, base) = if filter.search.is_none() {
+                    let total_sql = crate::plan::conversation_total(Self::DIALECT, tenant, filter);
+                    let total: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&total_sql.sql), total_sql.args)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    (total, None)
+                } else {
+                    let state = crate::plan::search_state(tenant, filter);
+                    let (epoch, base): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&state.sql), state.args)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    let total = match self.search_counts().get(tenant, filter, epoch) {
+                        Some(total) => total,
+                        None => {
+                            let count = crate::plan::search_count(Self::DIALECT, tenant, filter);
+                            let (epoch, total): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&count.sql), count.args)
+                                .fetch_one(&mut *conn)
+                                .await
+                                .map_err(db_err)?;
+                            self.search_counts().put(tenant, filter, epoch, total);
+                            total
+                        }
+                    };
+                    (total, Some(base))
+                };
                 let offset = match page.offset() {
                     Some(offset) if offset < total => offset,
                     // Past the end: nothing to fetch, and no huge OFFSET to run.
                     _ => return Ok(switchboard_core::PageOf { items: Vec::new(), total }),
                 };
+                // A common search finds its page among the most recent conversations;
+                // a rare one through the search index (`plan::walk_window`).
+                if let Some(base) = base {
+                    if let Some(window) = crate::plan::walk_window(base, total, offset, page.per_page, self.search_walk_max()) {
+                        let walk = crate::plan::conversation_page_window(tenant, filter, page, offset, window, now, Self::DIALECT);
+                        let items = Self::fetch_hydrated(&mut conn, walk).await?;
+                        // A full page is the page; so is whatever a walk of the whole list found.
+                        let wanted = page.per_page.min(total - offset);
+                        if items.len() as i64 >= wanted || window >= base {
+                            return Ok(switchboard_core::PageOf { items, total });
+                        }
+                    }
+                }
                 let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset, now);
                 let items = Self::fetch_hydrated(&mut conn, page_sql).await?;
                 Ok(switchboard_core::PageOf { items, total })

@@ -17,6 +17,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    search_counts: crate::search_counts::SearchCounts,
+    search_walk_max: i64,
 }
 
 impl SqliteStore {
@@ -31,7 +33,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-32000");
+            // The page cache is per connection and counts against the server's memory;
+            // the operating system's file cache (not the process's) holds the rest of
+            // the database. The writer gets more: index inserts revisit their pages.
+            .pragma("cache_size", "-8000");
         if let Some(dir) = connect
             .get_filename()
             .parent()
@@ -48,10 +53,15 @@ impl SqliteStore {
             .map_err(OpenError::Connect)?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.read_only(true).pragma("cache_size", "-2000"))
             .await
             .map_err(OpenError::Connect)?;
-        Ok(Self { read, write })
+        Ok(Self {
+            read,
+            write,
+            search_counts: Default::default(),
+            search_walk_max: options.search_walk_max,
+        })
     }
 
     pub async fn migrate(&self) -> Result<usize, OpenError> {
@@ -72,6 +82,14 @@ impl SqliteStore {
 
     fn writer(&self) -> &SqlitePool {
         &self.write
+    }
+
+    fn search_counts(&self) -> &crate::search_counts::SearchCounts {
+        &self.search_counts
+    }
+
+    fn search_walk_max(&self) -> i64 {
+        self.search_walk_max
     }
 
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {

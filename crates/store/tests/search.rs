@@ -20,8 +20,8 @@ use std::sync::Arc;
 use switchboard_core::address;
 use switchboard_core::search::{conversation_key, fold, SearchPattern};
 use switchboard_core::{
-    ChannelType, Conversation, ConversationFilter, Created, NewChannel, NewConversation,
-    PageRequest, Store, TenantId,
+    ChannelType, Conversation, ConversationFilter, Created, CustomerFields, MessagingStore,
+    NewChannel, NewConversation, PageRequest, Store, TenantId,
 };
 use switchboard_store::{Database, StoreOptions};
 
@@ -245,6 +245,7 @@ backend_tests!(
     search_matches_reference_semantics,
     totals_count_each_conversation_once,
     search_is_served_by_an_index,
+    search_totals_follow_every_change_of_the_tenants_keys,
 );
 
 // ---------------------------------------------------------------------------
@@ -901,6 +902,20 @@ async fn search_matches_reference_semantics(db: TestDb) {
     let store = db.store.as_ref();
     let world = seed_world(store, &mut rng, 300).await;
     let queries = make_queries(&mut rng, &world, 160);
+    // The same store with other search walk limits (`plan::walk_window`): the index
+    // alone, and a walk so short that most searches fall back from it to the index.
+    // Every way to a page must give the same page.
+    let mut other_ways = Vec::new();
+    for search_walk_max in [0, 40] {
+        let options = StoreOptions {
+            max_connections: 2,
+            search_walk_max,
+        };
+        let opened = Database::connect(&db.url, &options)
+            .await
+            .expect("open the test database again");
+        other_ways.push((search_walk_max, opened.into_store()));
+    }
 
     let mut indexable_hits = 0;
     let mut short_hits = 0;
@@ -944,6 +959,15 @@ async fn search_matches_reference_semantics(db: TestDb) {
             let expected_ids: Vec<i64> = expected.iter().map(|m| m.id).collect();
 
             let (items, total) = list_all(store, tenant, &filter, &context).await;
+            for (walk_max, other) in &other_ways {
+                let (other_items, other_total) =
+                    list_all(other.as_ref(), tenant, &filter, &context).await;
+                assert_eq!(
+                    (format!("{other_items:?}"), other_total),
+                    (format!("{items:?}"), total),
+                    "{context}: with search_walk_max {walk_max} the pages differ"
+                );
+            }
             for c in &items {
                 assert_eq!(
                     c.tenant_id, tenant,
@@ -1510,7 +1534,21 @@ async fn search_ids(
 /// FTS5 index and shorter ones from the rows: a conversation taken out of the index
 /// disappears from the first kind of search only, and comes back with the index.
 async fn sqlite_search_reads_the_index(db: &TestDb, tenant: TenantId, id: i64, needle: &str) {
-    let store = db.store.as_ref();
+    // A store that finds every search's matches through the index (no walk of the
+    // list), and, since the index is changed behind the store's back here (which moves
+    // no search epoch), a new one, without remembered totals, for each look.
+    let index_only = || async {
+        let options = StoreOptions {
+            max_connections: 1,
+            search_walk_max: 0,
+        };
+        Database::connect(&db.url, &options)
+            .await
+            .expect("open the test database again")
+            .into_store()
+    };
+    let store = index_only().await;
+    let store = store.as_ref();
     let long = SearchPattern::parse(needle).expect("a non-blank needle");
     let short: String = needle.chars().take(2).collect();
     let short = SearchPattern::parse(&short).expect("a non-blank short needle");
@@ -1549,6 +1587,8 @@ async fn sqlite_search_reads_the_index(db: &TestDb, tenant: TenantId, id: i64, n
     .await
     .expect("take the conversation out of the FTS5 index");
 
+    let store = index_only().await;
+    let store = store.as_ref();
     let (long_after, long_total_after) = search_ids(store, tenant, &long).await;
     let mut expected = long_before.clone();
     expected.remove(&id);
@@ -1576,6 +1616,8 @@ async fn sqlite_search_reads_the_index(db: &TestDb, tenant: TenantId, id: i64, n
         .execute(&mut conn)
         .await
         .expect("rebuild the FTS5 index");
+    let store = index_only().await;
+    let store = store.as_ref();
     let (long_rebuilt, long_total_rebuilt) = search_ids(store, tenant, &long).await;
     assert_eq!(
         (long_rebuilt, long_total_rebuilt),
@@ -1906,10 +1948,16 @@ async fn postgres_plans(db: &TestDb, tenant: TenantId, pattern: &SearchPattern) 
     // its scan counter moves when a store lists a search. The store runs on its own
     // connection, closed afterwards so that the server publishes its statistics.
     let scans_before = pg_search_index_scans(&mut conn).await;
-    let probe = Database::connect(&db.url, &StoreOptions { max_connections: 1 })
-        .await
-        .expect("connect a second store")
-        .into_store();
+    let probe = Database::connect(
+        &db.url,
+        &StoreOptions {
+            max_connections: 1,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .expect("connect a second store")
+    .into_store();
     let (ids, total) = search_ids(probe.as_ref(), tenant, pattern).await;
     let expected: BTreeSet<i64> = listed_ids.iter().copied().collect();
     assert_eq!(ids, expected, "the search finds the same after VACUUM");
@@ -1956,4 +2004,119 @@ async fn pg_plan(
         .await
         .expect("EXPLAIN")
         .join("\n")
+}
+
+// ---------------------------------------------------------------------------
+// 4. Search totals are remembered per tenant epoch, and stay exact.
+
+/// A search's total is counted once and then served from memory while the tenant's
+/// search epoch stands still; every change that can alter it moves the epoch: a new
+/// conversation, a customer renamed through the store, and a search key changed
+/// behind the store's back (as another process or an operator would).
+async fn search_totals_follow_every_change_of_the_tenants_keys(db: TestDb) {
+    let store = db.store.as_ref();
+    let now = start_time();
+    let (tenant, channels) =
+        create_tenant_with_channels(store, "Epochs", &[ChannelType::Website], now).await;
+    let (other, other_channels) =
+        create_tenant_with_channels(store, "Elsewhere", &[ChannelType::Website], now).await;
+    let channel = channels[0].1;
+    let total = |filter: ConversationFilter| async move {
+        store
+            .list_conversations(
+                tenant,
+                &filter,
+                PageRequest {
+                    page: 1,
+                    per_page: 15,
+                },
+                now,
+            )
+            .await
+            .expect("list")
+            .total
+    };
+    let search = |q: &str| ConversationFilter {
+        channel_type: None,
+        search: SearchPattern::parse(q),
+    };
+    let open = |address: String, first: Option<&str>| {
+        let first = first.map(str::to_string);
+        async move {
+            store
+                .create_conversation(
+                    tenant,
+                    NewConversation {
+                        channel_id: channel,
+                        address,
+                        first_name: first,
+                        last_name: None,
+                    },
+                    now,
+                )
+                .await
+                .expect("create conversation")
+                .value
+        }
+    };
+    for n in 0..3 {
+        open(format!("visitor-{n}"), Some("Zeynep")).await;
+    }
+    let plain = open("visitor-9".to_string(), Some("Ali")).await;
+    assert_eq!(total(search("zeynep")).await, 3);
+    assert_eq!(total(search("zeynep")).await, 3, "a repeat, from memory");
+    // A new matching conversation, and one in another tenant (which must not count).
+    open("visitor-3".to_string(), Some("Zeynep")).await;
+    store
+        .create_conversation(
+            other,
+            NewConversation {
+                channel_id: other_channels[0].1,
+                address: "visitor-1".into(),
+                first_name: Some("Zeynep".into()),
+                last_name: None,
+            },
+            now,
+        )
+        .await
+        .expect("create conversation elsewhere");
+    assert_eq!(total(search("zeynep")).await, 4, "after a new conversation");
+    // Renaming a customer through the store.
+    store
+        .update_customer(
+            tenant,
+            plain.customer.id,
+            CustomerFields {
+                first_name: Some(Some("Zeynep".into())),
+                ..CustomerFields::default()
+            },
+            now,
+        )
+        .await
+        .expect("rename")
+        .expect("the customer exists");
+    assert_eq!(total(search("zeynep")).await, 5, "after a rename");
+    // A search key changed in the database directly.
+    let sql = format!(
+        "UPDATE conversations SET search_key = 'someone else' WHERE tenant_id = {} AND id = {}",
+        tenant.0, plain.id
+    );
+    match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query(&sql).execute(&mut conn).await.expect("update");
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query(&sql).execute(&mut conn).await.expect("update");
+        }
+    }
+    assert_eq!(
+        total(search("zeynep")).await,
+        4,
+        "after a change made elsewhere"
+    );
+    assert_eq!(total(search("someone")).await, 1);
 }

@@ -235,9 +235,15 @@ impl TestApp {
             ..Config::default()
         };
         configure(&mut config);
-        let opened = Database::connect(&config.database_url, &StoreOptions { max_connections: 8 })
-            .await
-            .expect("open database");
+        let opened = Database::connect(
+            &config.database_url,
+            &StoreOptions {
+                max_connections: 8,
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .expect("open database");
         opened.migrate().await.expect("migrate");
         let store = opened.into_store();
         let clock = Arc::new(ManualClock::new(start_time()));
