@@ -20,8 +20,8 @@ use std::sync::Arc;
 use switchboard_core::address;
 use switchboard_core::search::{conversation_key, fold, SearchPattern};
 use switchboard_core::{
-    ChannelType, Conversation, ConversationFilter, Created, CustomerFields, MessagingStore,
-    NewChannel, NewConversation, PageRequest, Store, TenantId,
+    ChannelType, Conversation, ConversationFilter, Created, CustomerFields, NewChannel,
+    NewConversation, PageRequest, Store, TenantId,
 };
 use switchboard_store::{Database, StoreOptions};
 
