@@ -723,7 +723,7 @@ macro_rules! impl_messaging_store {
                 rows_sql.push("SELECT ").push(BLACKLIST_COLUMNS).push(" FROM channel_blacklists b ").push(BLACKLIST_JOINS);
                 rows_sql.push(&filters.sql);
                 rows_sql.args = filters.args;
-                rows_sql.push(" ORDER BY b.id DESC LIMIT ").arg(Arg::Int(page.per_page)).push(" OFFSET ").arg(Arg::Int(offset));
+                rows_sql.push(" ORDER BY b.id DESC LIMIT ").int(page.per_page).push(" OFFSET ").int(offset);
                 let rows: Vec<BlacklistRow> = bind_all!(sqlx::query_as::<$db, BlacklistRow>(&rows_sql.sql), rows_sql.args)
                     .fetch_all(&mut *conn)
                     .await
@@ -1096,7 +1096,7 @@ macro_rules! impl_messaging_store {
                 rows_sql.push("SELECT ").push(CUSTOMER_COLUMNS).push(" FROM customers").push(&filters.sql);
                 rows_sql.args = filters.args;
                 rows_sql.push(&format!(" ORDER BY {column} {direction}, id {direction} LIMIT "));
-                rows_sql.arg(Arg::Int(page.per_page)).push(" OFFSET ").arg(Arg::Int(offset));
+                rows_sql.int(page.per_page).push(" OFFSET ").int(offset);
                 let rows: Vec<CustomerRow> = bind_all!(sqlx::query_as::<$db, CustomerRow>(&rows_sql.sql), rows_sql.args)
                     .fetch_all(&mut *conn)
                     .await

@@ -203,7 +203,7 @@ pub fn conversation_page_window(
             .arg(Arg::Text(t.as_str().to_string()));
     }
     ids.push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
-        .arg(Arg::Int(window))
+        .int(window)
         .push(") w");
     if let Some(pattern) = &filter.search {
         ids.push(" WHERE w.search_key LIKE ")
@@ -211,9 +211,9 @@ pub fn conversation_page_window(
             .push(" ESCAPE '\\'");
     }
     ids.push(" ORDER BY w.activity_at DESC, w.id DESC LIMIT ")
-        .arg(Arg::Int(page.per_page))
+        .int(page.per_page)
         .push(" OFFSET ")
-        .arg(Arg::Int(offset));
+        .int(offset);
     hydrate(dialect, tenant, ids, now)
 }
 
@@ -230,9 +230,9 @@ pub fn conversation_page(
 ) -> SqlBuilder {
     let mut ids = filtered_ids(dialect, tenant, filter);
     ids.push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
-        .arg(Arg::Int(page.per_page))
+        .int(page.per_page)
         .push(" OFFSET ")
-        .arg(Arg::Int(offset));
+        .int(offset);
     hydrate(dialect, tenant, ids, now)
 }
 
