@@ -22,7 +22,8 @@
 #   BENCH_BUILD [1]  0 uses the binaries already in target/<profile>
 #   SOAK_MINUTES [10]  length of the soak
 #
-# Seeded databases and their reports are kept in .bench/ (gitignored) and reused.
+# Seeded databases and their reports are kept in .bench/ (gitignored) and reused until
+# a run writes to them (C1, I1, the soak); then the next run seeds again.
 # Results: .bench/results-<backend>.md (the table) and .bench/results-<backend>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -222,6 +223,9 @@ bench_backend() {
   sleep 5
   idle_rss=$(rss_kib VmRSS)
   stop_server
+  # C1 and I1 wrote to the seeded database, so the checker's model no longer matches
+  # it: the next run seeds again.
+  rm -f "$report"
 
   log "$backend: scaling: L1 and L4 at $scaling_conversations conversations"
   report=$(seeded "$backend" "$scaling_conversations")
@@ -290,6 +294,7 @@ soak_backend() {
     jq -c --argjson m "$minute" --argjson rss "$(rss_kib VmRSS)" '{minute: $m} + . + {rss_mb: ($rss / 1024 | . * 10 | round / 10)}' <<<"$result" | tee -a "$rows" >&2
   done
   stop_server
+  rm -f "$report" # the soak wrote to it (see bench_backend)
   jq -rs --arg backend "$backend" --argjson capacity "$capacity" --argjson rate "$rate" \
     --argjson start "$start_rss" --argjson n "$conversations" '
     def r(x): x * 100 | round / 100 | tostring;
