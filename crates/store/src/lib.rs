@@ -28,7 +28,7 @@ pub struct StoreOptions {
     /// PostgreSQL pool size; SQLite readers (SQLite always has a single writer).
     pub max_connections: u32,
     /// The most conversations a search page walks in list order before the search
-    /// index finds the matches instead (`plan::walk_window`); 0 never walks. Tests
+    /// index finds the matches instead (`plan::walk_windows`); 0 never walks. Tests
     /// lower it to exercise both ways on small data.
     pub search_walk_max: i64,
 }

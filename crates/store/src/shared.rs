@@ -629,9 +629,9 @@ macro_rules! impl_shared_store {
                     _ => return Ok(switchboard_core::PageOf { items: Vec::new(), total }),
                 };
                 // A common search finds its page among the most recent conversations;
-                // a rare one through the search index (`plan::walk_window`).
+                // a rare one through the search index (`plan::walk_windows`).
                 if let Some(base) = base {
-                    if let Some(window) = crate::plan::walk_window(base, total, offset, page.per_page, self.search_walk_max()) {
+                    for window in crate::plan::walk_windows(base, total, offset, page.per_page, self.search_walk_max()) {
                         let walk = crate::plan::conversation_page_window(tenant, filter, page, offset, window, now, Self::DIALECT);
                         let items = Self::fetch_hydrated(&mut conn, walk).await?;
                         // A full page is the page; so is whatever a walk of the whole list found.

@@ -902,7 +902,7 @@ async fn search_matches_reference_semantics(db: TestDb) {
     let store = db.store.as_ref();
     let world = seed_world(store, &mut rng, 300).await;
     let queries = make_queries(&mut rng, &world, 160);
-    // The same store with other search walk limits (`plan::walk_window`): the index
+    // The same store with other search walk limits (`plan::walk_windows`): the index
     // alone, and a walk so short that most searches fall back from it to the index.
     // Every way to a page must give the same page.
     let mut other_ways = Vec::new();
