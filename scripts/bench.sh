@@ -58,6 +58,7 @@ small_conversations=${BENCH_SMALL_CONVERSATIONS:-2000}
 pg_url=${BENCH_PG_URL:-${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
 out=.bench
 mkdir -p "$out"
+rm -f "$out"/server-*.log "$out"/server.log
 lua=scripts/bench/wrk.lua
 server_pid=""
 
@@ -121,18 +122,22 @@ seeded() {
   echo "$report"
 }
 
+# Every server start has its own log (a failing scenario's answers stay readable).
+server_starts=0
 start_server() { # URL
   local port
+  server_starts=$((server_starts + 1))
+  server_log="$out/server-$server_starts.log"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   base="http://127.0.0.1:$port"
   # The rate limiter stays on (A1 measures it) with a budget the load cannot reach.
   SWITCHBOARD_DATABASE_URL="$1" SWITCHBOARD_RATE_LIMIT_PER_MINUTE=4000000000 \
     SWITCHBOARD_FILES_DIR="$out/files" \
-    "$server_bin" serve --listen "127.0.0.1:$port" >"$out/server.log" 2>&1 &
+    "$server_bin" serve --listen "127.0.0.1:$port" >"$server_log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
     curl -fsS "$base/readyz" >/dev/null 2>&1 && return
-    kill -0 "$server_pid" 2>/dev/null || { tail -20 "$out/server.log" >&2; die "the server exited"; }
+    kill -0 "$server_pid" 2>/dev/null || { tail -20 "$server_log" >&2; die "the server exited"; }
     sleep 0.1
   done
   die "the server did not become ready"
@@ -247,7 +252,13 @@ bench_backend() {
   # Every scenario must have run without an error; a benchmark of failures means nothing.
   local failed
   failed=$(jq -r 'select((.errors // 0) > 0) | .scenario' "$results")
-  [ -z "$failed" ] || die "$backend: scenarios with errors: $failed"
+  if [ -n "$failed" ]; then
+    log "$backend: answers by status, per server log"
+    for f in "$out"/server-*.log; do
+      echo "$f: $(sed 's/\x1b\[[0-9;]*m//g' "$f" | grep -o 'status=[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')" >&2
+    done
+    die "$backend: scenarios with errors: $failed"
+  fi
 }
 
 summarize() { # BACKEND RESULTS IDLE_KIB: the markdown table
