@@ -81,7 +81,7 @@ pub fn customer_key(
 }
 
 /// A validated search, ready for a store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SearchPattern {
     /// Folded text to find as a substring of the key; never empty.
     pub needle: String,

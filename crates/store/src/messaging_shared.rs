@@ -908,6 +908,8 @@ macro_rules! impl_messaging_store {
                 };
                 for _ in 0..2 {
                     let mut tx = self.begin_write().await?;
+                    // Set when this delivery starts a conversation (`keep_search_counts`).
+                    let mut added = None;
                     let conversation_id = match Self::find_conversation_key(&mut *tx, tenant, channel.id, &new.address).await? {
                         Some((id, customer_id)) => {
                             let blocking: Option<i64> = sqlx::query_scalar::<$db, i64>(
@@ -954,7 +956,10 @@ macro_rules! impl_messaging_store {
                             id
                         }
                         None => match Self::insert_conversation(&mut *tx, tenant, &new, sent_at.min(now)).await? {
-                            Some(id) => id,
+                            Some((id, new_conversation)) => {
+                                added = Some(new_conversation);
+                                id
+                            }
                             None => {
                                 tx.rollback().await.map_err(db_err)?;
                                 continue;
@@ -999,7 +1004,14 @@ macro_rules! impl_messaging_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                    let epoch = match added {
+                        Some(_) => self.epoch_before_commit(&mut *tx, tenant).await?,
+                        None => None,
+                    };
                     tx.commit().await.map_err(db_err)?;
+                    if let Some(added) = &added {
+                        self.keep_search_counts(tenant, epoch, added).await;
+                    }
                     return Ok(IngestOutcome::Stored { conversation_id, message_id });
                 }
                 Err(StoreError::Database("inbound message was stored concurrently but cannot be read back".into()))

@@ -122,6 +122,15 @@ fn push_search_epoch(b: &mut SqlBuilder, tenant: TenantId) {
     b.push(" AS BIGINT)");
 }
 
+/// The tenant's search epoch alone: what a write that added a conversation reads, in
+/// its transaction and after its commit, to keep the search counts (`search_counts.rs`).
+pub fn search_epoch(tenant: TenantId) -> SqlBuilder {
+    let mut b = SqlBuilder::default();
+    b.push("SELECT ");
+    push_search_epoch(&mut b, tenant);
+    b
+}
+
 /// `(epoch, base)`: the tenant's search epoch, and how many conversations the list has
 /// before the search filters it (the channel type applied). Asked by every search
 /// request; two counter probes.

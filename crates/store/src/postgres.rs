@@ -75,6 +75,10 @@ impl PgStore {
         rand::thread_rng().gen_range(0..COUNTER_SLOTS)
     }
 
+    /// Whether a write transaction excludes every other writer until it commits:
+    /// Writers commit side by side (row locks only).
+    const WRITERS_EXCLUSIVE: bool = false;
+
     /// Appended to a read of the conversation row that a write transaction goes on to
     /// update: the writers of one conversation then take their turns before they
     /// insert a message, so message ids follow commit order and the conversation's

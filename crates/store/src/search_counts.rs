@@ -13,56 +13,118 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use switchboard_core::search::SearchPattern;
 use switchboard_core::{ChannelType, ConversationFilter, TenantId};
 
 /// Past this many entries the cache starts over: memory stays bounded.
 const MAX_ENTRIES: usize = 10_000;
 
+/// A search of one tenant's list: the channel type it is narrowed to and its needle.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    tenant: TenantId,
     channel_type: Option<ChannelType>,
-    needle: String,
+    pattern: SearchPattern,
 }
 
 impl Key {
-    fn of(tenant: TenantId, filter: &ConversationFilter) -> Option<Key> {
+    fn of(filter: &ConversationFilter) -> Option<Key> {
         Some(Key {
-            tenant,
             channel_type: filter.channel_type,
-            needle: filter.search.as_ref()?.needle.clone(),
+            pattern: filter.search.clone()?,
         })
     }
+
+    /// Whether the search counts a conversation of this channel type and search key,
+    /// by the stores' own semantics (`SearchPattern::matches_key`).
+    fn matches(&self, added: &AddedConversation) -> bool {
+        let channel_matches = match self.channel_type {
+            Some(t) => t.as_str() == added.channel_type,
+            None => true,
+        };
+        channel_matches && self.pattern.matches_key(&added.search_key)
+    }
+}
+
+/// A count and the epoch it holds at.
+#[derive(Debug, Clone, Copy)]
+struct Count {
+    epoch: i64,
+    matches: i64,
+}
+
+/// What a search count needs to know of a conversation a write added.
+#[derive(Debug, Clone)]
+pub(crate) struct AddedConversation {
+    pub channel_type: String,
+    pub search_key: String,
+}
+
+#[derive(Default)]
+struct Entries {
+    tenants: HashMap<TenantId, HashMap<Key, Count>>,
+    len: usize,
 }
 
 #[derive(Default)]
 pub(crate) struct SearchCounts {
-    entries: Mutex<HashMap<Key, (i64, i64)>>,
+    entries: Mutex<Entries>,
 }
 
 impl SearchCounts {
     /// The count of this search if it was counted at `epoch`.
     pub fn get(&self, tenant: TenantId, filter: &ConversationFilter, epoch: i64) -> Option<i64> {
-        let key = Key::of(tenant, filter)?;
+        let key = Key::of(filter)?;
         let entries = self.lock();
-        entries
-            .get(&key)
-            .and_then(|&(counted_at, count)| (counted_at == epoch).then_some(count))
+        let count = entries.tenants.get(&tenant)?.get(&key)?;
+        (count.epoch == epoch).then_some(count.matches)
     }
 
     /// Remembers a count made at `epoch` (read in the same statement as the count).
-    pub fn put(&self, tenant: TenantId, filter: &ConversationFilter, epoch: i64, count: i64) {
-        let Some(key) = Key::of(tenant, filter) else {
+    pub fn put(&self, tenant: TenantId, filter: &ConversationFilter, epoch: i64, matches: i64) {
+        let Some(key) = Key::of(filter) else {
             return;
         };
         let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        if entries.len >= MAX_ENTRIES {
+            *entries = Entries::default();
         }
-        entries.insert(key, (epoch, count));
+        let inserted = entries
+            .tenants
+            .entry(tenant)
+            .or_default()
+            .insert(key, Count { epoch, matches })
+            .is_none();
+        if inserted {
+            entries.len += 1;
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, (i64, i64)>> {
+    /// Whether any count of this tenant is kept: only then is it worth a write's
+    /// while to read the epoch it makes (`advance`).
+    pub fn keeps(&self, tenant: TenantId) -> bool {
+        self.lock().tenants.contains_key(&tenant)
+    }
+
+    /// A committed write added `added` to the tenant, and nothing else moved its epoch
+    /// between `epoch - 1` and `epoch`: the counts made at `epoch - 1` are the counts at
+    /// `epoch` once the new conversation is counted where it matches. So a list under a
+    /// stream of new conversations keeps its search totals instead of counting them
+    /// again after every write. The caller vouches for "nothing else" (see
+    /// `keep_search_counts` in `shared.rs`).
+    pub fn advance(&self, tenant: TenantId, epoch: i64, added: &AddedConversation) {
+        let mut entries = self.lock();
+        let Some(counts) = entries.tenants.get_mut(&tenant) else {
+            return;
+        };
+        for (key, count) in counts.iter_mut() {
+            if count.epoch == epoch - 1 {
+                count.epoch = epoch;
+                count.matches += i64::from(key.matches(added));
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -70,7 +132,6 @@ impl SearchCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_core::search::SearchPattern;
 
     fn search(q: &str, channel_type: Option<ChannelType>) -> ConversationFilter {
         ConversationFilter {
@@ -104,5 +165,41 @@ mod tests {
         // Without a search there is nothing to remember: totals come from counters.
         counts.put(t, &search("", None), 7, 1);
         assert_eq!(counts.get(t, &search("", None), 7), None);
+    }
+
+    fn added(channel_type: &str, search_key: &str) -> AddedConversation {
+        AddedConversation {
+            channel_type: channel_type.to_string(),
+            search_key: search_key.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_added_conversation_advances_the_counts_of_the_epoch_before_it() {
+        let counts = SearchCounts::default();
+        let t = TenantId(1);
+        let all = search("yilmaz", None);
+        let whatsapp = search("yilmaz", Some(ChannelType::Whatsapp));
+        let telegram = search("yilmaz", Some(ChannelType::Telegram));
+        let other = search("demir", None);
+        counts.put(t, &all, 7, 10);
+        counts.put(t, &whatsapp, 7, 4);
+        counts.put(t, &telegram, 7, 3);
+        counts.put(t, &other, 7, 5);
+        counts.put(TenantId(2), &all, 7, 1);
+        assert!(counts.keeps(t) && !counts.keeps(TenantId(3)));
+
+        counts.advance(t, 8, &added("whatsapp", "ayse yilmaz +905321112233"));
+        assert_eq!(counts.get(t, &all, 8), Some(11));
+        assert_eq!(counts.get(t, &whatsapp, 8), Some(5));
+        assert_eq!(counts.get(t, &telegram, 8), Some(3), "other channel type");
+        assert_eq!(counts.get(t, &other, 8), Some(5), "no match");
+        assert_eq!(counts.get(t, &all, 7), None, "the old epoch is gone");
+        assert_eq!(counts.get(TenantId(2), &all, 7), Some(1), "other tenant");
+
+        // A gap (another write moved the epoch too) leaves the counts to be made again.
+        counts.advance(t, 10, &added("whatsapp", "yilmaz"));
+        assert_eq!(counts.get(t, &all, 10), None);
+        assert_eq!(counts.get(t, &all, 8), Some(11));
     }
 }

@@ -77,7 +77,7 @@ macro_rules! impl_shared_store {
                 tenant: switchboard_core::TenantId,
                 new: &switchboard_core::NewConversation,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> switchboard_core::store::StoreResult<Option<i64>> {
+            ) -> switchboard_core::store::StoreResult<Option<(i64, crate::search_counts::AddedConversation)>> {
                 use crate::rows::db_err;
                 use switchboard_core::StoreError;
                     let channel_type: Option<String> = sqlx::query_scalar::<$db, String>(
@@ -143,7 +143,61 @@ macro_rules! impl_shared_store {
                     .execute(&mut *conn)
                     .await
                     .map_err(db_err)?;
-                    Ok(Some(id))
+                    Ok(Some((id, crate::search_counts::AddedConversation { channel_type, search_key: key })))
+            }
+
+            /// In a write transaction that added one conversation and changed no search
+            /// key, just before its commit: the search epoch the commit makes, read only
+            /// when the tenant has search counts worth keeping (`keep_search_counts`).
+            async fn epoch_before_commit(
+                &self,
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+            ) -> switchboard_core::store::StoreResult<Option<i64>> {
+                if !self.search_counts().keeps(tenant) {
+                    return Ok(None);
+                }
+                let sql = crate::plan::search_epoch(tenant);
+                let epoch: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(crate::rows::db_err)?;
+                Ok(Some(epoch))
+            }
+
+            /// After the commit of a write that added `added` and made the tenant's epoch
+            /// `epoch` (`epoch_before_commit`): counts the conversation into the search
+            /// counts of the epoch before, so the next search need not count again.
+            /// Sound only if no other commit came between the state at `epoch - 1` and
+            /// ours. SQLite's `BEGIN IMMEDIATE` excludes every other writer for the whole
+            /// transaction. PostgreSQL's writers commit side by side, so the epoch is read
+            /// again: if no other commit moved it since the read in our transaction, the
+            /// state at `epoch - 1` was the one ours was added to. The write is committed
+            /// whatever happens here, so a failed read only costs the next search a count.
+            async fn keep_search_counts(
+                &self,
+                tenant: switchboard_core::TenantId,
+                epoch: Option<i64>,
+                added: &crate::search_counts::AddedConversation,
+            ) {
+                let Some(epoch) = epoch else {
+                    return;
+                };
+                if !Self::WRITERS_EXCLUSIVE {
+                    let sql = crate::plan::search_epoch(tenant);
+                    let after = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
+                        .fetch_one(self.reader())
+                        .await;
+                    match after {
+                        Ok(after) if after == epoch => {}
+                        Ok(_) => return,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading the search epoch after a commit failed");
+                            return;
+                        }
+                    }
+                }
+                self.search_counts().advance(tenant, epoch, added);
             }
 
             /// Gives a customer the names it lacks and re-keys its conversations' search.
@@ -510,14 +564,16 @@ macro_rules! impl_shared_store {
                         tx.commit().await.map_err(db_err)?;
                         return Ok(Created { value: conversation, created: false });
                     }
-                    let Some(id) = Self::insert_conversation(&mut *tx, tenant, &new, now).await? else {
+                    let Some((id, added)) = Self::insert_conversation(&mut *tx, tenant, &new, now).await? else {
                         tx.rollback().await.map_err(db_err)?;
                         continue;
                     };
                     let conversation = Self::fetch_conversation(&mut *tx, tenant, id, now)
                         .await?
                         .ok_or(StoreError::NotFound("conversation"))?;
+                    let epoch = self.epoch_before_commit(&mut *tx, tenant).await?;
                     tx.commit().await.map_err(db_err)?;
+                    self.keep_search_counts(tenant, epoch, &added).await;
                     return Ok(Created { value: conversation, created: true });
                 }
                 Err(StoreError::Database(

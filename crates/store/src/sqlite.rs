@@ -104,6 +104,11 @@ impl SqliteStore {
         0
     }
 
+    /// Whether a write transaction excludes every other writer until it commits:
+    /// `BEGIN IMMEDIATE`: a write transaction holds the database's write lock from its
+    /// first statement, so no other commit, of this process or another, comes inside it.
+    const WRITERS_EXCLUSIVE: bool = true;
+
     /// Nothing to add: a write transaction (`BEGIN IMMEDIATE`) already excludes every
     /// other writer.
     const ROW_LOCK: &'static str = "";

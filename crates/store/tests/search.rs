@@ -94,9 +94,31 @@ impl TestDb {
 
     /// Rows in `conversations` for the tenant (and channel type), counted directly.
     async fn count_rows(&self, tenant: TenantId, channel_type: Option<ChannelType>) -> i64 {
+        self.count_rows_with_key(tenant, channel_type, None).await
+    }
+
+    /// Rows in `conversations` for the tenant (and channel type) whose search key holds
+    /// `needle` (plain ASCII: `instr` and `strpos` compare bytes), counted directly.
+    async fn count_rows_with_key(
+        &self,
+        tenant: TenantId,
+        channel_type: Option<ChannelType>,
+        needle: Option<&str>,
+    ) -> i64 {
         let mut sql = "SELECT COUNT(*) FROM conversations WHERE tenant_id = $1".to_string();
         if channel_type.is_some() {
             sql.push_str(" AND channel_type = $2");
+        }
+        if let Some(needle) = needle {
+            assert!(
+                needle.bytes().all(|b| b.is_ascii_lowercase() || b == b' '),
+                "a plain needle"
+            );
+            let function = match self.backend {
+                Backend::Sqlite => "instr",
+                Backend::Postgres => "strpos",
+            };
+            sql.push_str(&format!(" AND {function}(search_key, '{needle}') > 0"));
         }
         match self.backend {
             Backend::Sqlite => {
@@ -246,6 +268,7 @@ backend_tests!(
     totals_count_each_conversation_once,
     search_is_served_by_an_index,
     search_totals_follow_every_change_of_the_tenants_keys,
+    search_totals_stay_exact_under_concurrent_new_conversations,
 );
 
 // ---------------------------------------------------------------------------
@@ -2119,4 +2142,172 @@ async fn search_totals_follow_every_change_of_the_tenants_keys(db: TestDb) {
         "after a change made elsewhere"
     );
     assert_eq!(total(search("someone")).await, 1);
+}
+
+/// New conversations (by create and by inbound delivery) advance the remembered search
+/// totals instead of dropping them (`SearchCounts::advance`). Whatever the interleaving
+/// of writers and searches, a total must equal a direct count of the rows: checked
+/// after every write while one writer runs, and after a burst of concurrent writers
+/// with searches among them, where PostgreSQL's side-by-side commits are the case that
+/// must not double-count or miss a conversation.
+async fn search_totals_stay_exact_under_concurrent_new_conversations(db: TestDb) {
+    let store = db.store.clone();
+    let now = start_time();
+    let (tenant, channels) = create_tenant_with_channels(
+        store.as_ref(),
+        "Stream",
+        &[ChannelType::Website, ChannelType::Telegram],
+        now,
+    )
+    .await;
+    let (other, other_channels) =
+        create_tenant_with_channels(store.as_ref(), "Bystander", &[ChannelType::Website], now)
+            .await;
+    let mut website = None;
+    for (channel_type, id) in &channels {
+        if *channel_type == ChannelType::Website {
+            website = store.get_channel(tenant, *id).await.expect("get channel");
+        }
+    }
+    let website = website.expect("the website channel");
+    let searches: Vec<(Option<ChannelType>, &str)> = vec![
+        (None, "zeynep"),
+        (Some(ChannelType::Telegram), "zeynep"),
+        (Some(ChannelType::Website), "zeynep"),
+        (None, "ali"),
+        (None, "kaya"),
+        (None, "nobody here"),
+    ];
+    let names = ["Zeynep", "Ali", "Zeynep Kaya", "Mehmet", "Alican"];
+    let filter = |channel_type: Option<ChannelType>, needle: &str| ConversationFilter {
+        channel_type,
+        search: SearchPattern::parse(needle),
+    };
+    let list_total = move |store: Arc<dyn Store>, f: ConversationFilter| async move {
+        store
+            .list_conversations(
+                tenant,
+                &f,
+                PageRequest {
+                    page: 1,
+                    per_page: 10,
+                },
+                now,
+            )
+            .await
+            .expect("list")
+            .total
+    };
+    let check_all = |context: String| {
+        let store = store.clone();
+        let searches = searches.clone();
+        let db = &db;
+        async move {
+            for (channel_type, needle) in &searches {
+                let total = list_total(store.clone(), filter(*channel_type, needle)).await;
+                let rows = db
+                    .count_rows_with_key(tenant, *channel_type, Some(needle))
+                    .await;
+                assert_eq!(
+                    total, rows,
+                    "{context}: total of {needle:?} in {channel_type:?}"
+                );
+            }
+        }
+    };
+    // One writer: every total is exact after every write, the remembered ones included.
+    check_all("before any write".into()).await;
+    let mut rng = StdRng::seed_from_u64(seed());
+    for n in 0..24 {
+        let name = names[rng.gen_range(0..names.len())];
+        let (first, last) = match name.split_once(' ') {
+            Some((first, last)) => (first.to_string(), Some(last.to_string())),
+            None => (name.to_string(), None),
+        };
+        if n % 3 == 2 {
+            let outcome = store
+                .ingest(
+                    &website,
+                    switchboard_core::InboundMessage {
+                        address: format!("inbound-{n}"),
+                        body: Some("Merhaba".into()),
+                        message_type: "text".into(),
+                        external_id: Some(format!("delivery-{n}")),
+                        first_name: Some(first),
+                        last_name: last,
+                        sent_at: now,
+                    },
+                    now,
+                )
+                .await
+                .expect("ingest");
+            assert!(
+                matches!(outcome, switchboard_core::IngestOutcome::Stored { .. }),
+                "stored: {outcome:?}"
+            );
+        } else {
+            let channel = channels[n % 2].1;
+            let created = store
+                .create_conversation(
+                    tenant,
+                    NewConversation {
+                        channel_id: channel,
+                        address: format!("visitor-{n}"),
+                        first_name: Some(first),
+                        last_name: last,
+                    },
+                    now,
+                )
+                .await
+                .expect("create");
+            assert!(created.created, "a new conversation");
+        }
+        // A write in another tenant moves nothing of this one.
+        store
+            .create_conversation(
+                other,
+                NewConversation {
+                    channel_id: other_channels[0].1,
+                    address: format!("visitor-{n}"),
+                    first_name: Some("Zeynep Ali Kaya".into()),
+                    last_name: None,
+                },
+                now,
+            )
+            .await
+            .expect("create elsewhere");
+        check_all(format!("after write {n}")).await;
+    }
+    // Writers side by side, searches among them.
+    let mut tasks = Vec::new();
+    for writer in 0..6 {
+        let store = store.clone();
+        let channels = channels.clone();
+        let searches = searches.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..15 {
+                let name = names[(writer + n) % names.len()];
+                store
+                    .create_conversation(
+                        tenant,
+                        NewConversation {
+                            channel_id: channels[(writer + n) % 2].1,
+                            address: format!("burst-{writer}-{n}"),
+                            first_name: Some(name.to_string()),
+                            last_name: None,
+                        },
+                        now,
+                    )
+                    .await
+                    .expect("concurrent create");
+                let (channel_type, needle) = searches[n % searches.len()];
+                list_total(store.clone(), filter(channel_type, needle)).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer task");
+    }
+    check_all("after the concurrent writers".into()).await;
+    check_all("asked again".into()).await;
 }
