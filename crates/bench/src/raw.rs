@@ -93,7 +93,7 @@ fn sqlite_run(conn: &rusqlite::Connection, b: &SqlBuilder) -> rusqlite::Result<(
 /// database holds now: without a search, the total from the counters and the page;
 /// with one, the search state (the search's total is then in the server's memory,
 /// counted at that epoch) and the page, walked or from the index as the server
-/// chooses (`plan::walk_windows`).
+/// chooses (`plan::walk_window`).
 fn statements(
     dialect: Dialect,
     request: &RawRequest,
@@ -108,16 +108,16 @@ fn statements(
             plan::conversation_page(dialect, tenant, filter, page, offset, now),
         ],
         Some((total, base)) => {
-            // On freshly seeded data the first walk finds the page (the checker has
+            // On freshly seeded data the walk finds the page (the checker has
             // just compared the server's answers with the seed's), so that is the
             // statement the server runs.
-            let windows = plan::walk_windows(base, total, offset, page.per_page, plan::MAX_WALK);
-            let page_sql = match windows.first() {
-                Some(&window) => plan::conversation_page_window(
-                    tenant, filter, page, offset, window, now, dialect,
-                ),
-                None => plan::conversation_page(dialect, tenant, filter, page, offset, now),
-            };
+            let page_sql =
+                match plan::walk_window(base, total, offset, page.per_page, plan::MAX_WALK) {
+                    Some(window) => plan::conversation_page_window(
+                        tenant, filter, page, offset, window, now, dialect,
+                    ),
+                    None => plan::conversation_page(dialect, tenant, filter, page, offset, now),
+                };
             vec![plan::search_state(tenant, filter), page_sql]
         }
     }

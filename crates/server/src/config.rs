@@ -33,6 +33,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    /// How long a database connection may sit idle before it is closed.
+    pub db_idle_timeout: Duration,
     /// Where the local file store keeps message media.
     pub files_dir: std::path::PathBuf,
     /// Largest accepted media upload, in bytes.
@@ -64,6 +66,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: 16,
+            db_idle_timeout: Duration::from_secs(30),
             files_dir: std::path::PathBuf::from("./data/files"),
             max_upload_bytes: 50 * 1024 * 1024,
             file_url_ttl_secs: 900,
@@ -89,6 +92,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
     pub db_max_connections: Option<u32>,
+    pub db_idle_timeout_secs: Option<u64>,
     pub files_dir: Option<PathBuf>,
     pub max_upload_bytes: Option<usize>,
     pub file_url_ttl_secs: Option<i64>,
@@ -157,6 +161,15 @@ pub struct Overrides {
         value_name = "N"
     )]
     pub db_max_connections: Option<u32>,
+    /// Seconds a database connection may sit idle before it is closed (its memory,
+    /// SQLite's page cache above all, goes back; a busy server keeps its connections).
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DB_IDLE_TIMEOUT_SECS",
+        value_name = "SECS"
+    )]
+    pub db_idle_timeout_secs: Option<u64>,
     /// Directory for message media (local file store).
     #[arg(long, global = true, env = "SWITCHBOARD_FILES_DIR", value_name = "DIR")]
     pub files_dir: Option<PathBuf>,
@@ -297,6 +310,11 @@ impl Config {
                 .db_max_connections
                 .or(file.db_max_connections)
                 .unwrap_or(defaults.db_max_connections),
+            db_idle_timeout: overrides
+                .db_idle_timeout_secs
+                .or(file.db_idle_timeout_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.db_idle_timeout),
             files_dir: overrides
                 .files_dir
                 .clone()

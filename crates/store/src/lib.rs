@@ -27,8 +27,11 @@ pub const DEFAULT_SQLITE_URL: &str = "sqlite://./data/switchboard.db";
 pub struct StoreOptions {
     /// PostgreSQL pool size; SQLite readers (SQLite always has a single writer).
     pub max_connections: u32,
+    /// How long a connection may sit idle before the pool closes it: an idle server
+    /// gives back the page caches of the SQLite readers a burst opened. Zero: never.
+    pub idle_timeout: std::time::Duration,
     /// The most conversations a search page walks in list order before the search
-    /// index finds the matches instead (`plan::walk_windows`); 0 never walks. Tests
+    /// index finds the matches instead (`plan::walk_window`); 0 never walks. Tests
     /// lower it to exercise both ways on small data.
     pub search_walk_max: i64,
 }
@@ -37,8 +40,15 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            idle_timeout: std::time::Duration::from_secs(30),
             search_walk_max: plan::MAX_WALK,
         }
+    }
+}
+
+impl StoreOptions {
+    fn pool_idle_timeout(&self) -> Option<std::time::Duration> {
+        (!self.idle_timeout.is_zero()).then_some(self.idle_timeout)
     }
 }
 

@@ -30,6 +30,7 @@ impl PgStore {
             .application_name("switchboard");
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .idle_timeout(options.pool_idle_timeout())
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(connect)
             .await

@@ -79,7 +79,10 @@ impl SearchCounts {
         (count.epoch == epoch).then_some(count.matches)
     }
 
-    /// Remembers a count made at `epoch` (read in the same statement as the count).
+    /// Remembers a count made at `epoch` (read in the same statement as the count),
+    /// unless a count of a later epoch is kept already: a slow count that began before
+    /// a write must not undo the write's `advance`, or every search after it would
+    /// count again. Epochs only grow (the counters they sum are never decremented).
     pub fn put(&self, tenant: TenantId, filter: &ConversationFilter, epoch: i64, matches: i64) {
         let Some(key) = Key::of(filter) else {
             return;
@@ -88,14 +91,14 @@ impl SearchCounts {
         if entries.len >= MAX_ENTRIES {
             *entries = Entries::default();
         }
-        let inserted = entries
-            .tenants
-            .entry(tenant)
-            .or_default()
-            .insert(key, Count { epoch, matches })
-            .is_none();
-        if inserted {
-            entries.len += 1;
+        let counts = entries.tenants.entry(tenant).or_default();
+        match counts.get_mut(&key) {
+            Some(kept) if kept.epoch > epoch => {}
+            Some(kept) => *kept = Count { epoch, matches },
+            None => {
+                counts.insert(key, Count { epoch, matches });
+                entries.len += 1;
+            }
         }
     }
 
@@ -196,6 +199,10 @@ mod tests {
         assert_eq!(counts.get(t, &other, 8), Some(5), "no match");
         assert_eq!(counts.get(t, &all, 7), None, "the old epoch is gone");
         assert_eq!(counts.get(TenantId(2), &all, 7), Some(1), "other tenant");
+
+        // A slow count of the epoch before does not undo the advance.
+        counts.put(t, &all, 7, 10);
+        assert_eq!(counts.get(t, &all, 8), Some(11));
 
         // A gap (another write moved the epoch too) leaves the counts to be made again.
         counts.advance(t, 10, &added("whatsapp", "yilmaz"));

@@ -685,16 +685,18 @@ macro_rules! impl_shared_store {
                     _ => return Ok(switchboard_core::PageOf { items: Vec::new(), total }),
                 };
                 // A common search finds its page among the most recent conversations;
-                // a rare one through the search index (`plan::walk_windows`).
-                if let Some(base) = base {
-                    for window in crate::plan::walk_windows(base, total, offset, page.per_page, self.search_walk_max()) {
-                        let walk = crate::plan::conversation_page_window(tenant, filter, page, offset, window, now, Self::DIALECT);
-                        let items = Self::fetch_hydrated(&mut conn, walk).await?;
-                        // A full page is the page; so is whatever a walk of the whole list found.
-                        let wanted = page.per_page.min(total - offset);
-                        if items.len() as i64 >= wanted || window >= base {
-                            return Ok(switchboard_core::PageOf { items, total });
-                        }
+                // a rare one through the search index (`plan::walk_window`).
+                let window = base.and_then(|base| {
+                    crate::plan::walk_window(base, total, offset, page.per_page, self.search_walk_max())
+                        .map(|window| (base, window))
+                });
+                if let Some((base, window)) = window {
+                    let walk = crate::plan::conversation_page_window(tenant, filter, page, offset, window, now, Self::DIALECT);
+                    let items = Self::fetch_hydrated(&mut conn, walk).await?;
+                    // A full page is the page; so is whatever a walk of the whole list found.
+                    let wanted = page.per_page.min(total - offset);
+                    if items.len() as i64 >= wanted || window >= base {
+                        return Ok(switchboard_core::PageOf { items, total });
                     }
                 }
                 let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset, now);

@@ -53,6 +53,7 @@ impl SqliteStore {
             .map_err(OpenError::Connect)?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .idle_timeout(options.pool_idle_timeout())
             .connect_with(connect.read_only(true).pragma("cache_size", "-2000"))
             .await
             .map_err(OpenError::Connect)?;
