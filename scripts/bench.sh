@@ -20,6 +20,7 @@
 #   BENCH_RESEED [0]  1 reseeds even when a seeded database is cached in .bench/
 #   BENCH_PROFILE [release]  cargo profile of the server and the bench tool
 #   BENCH_BUILD [1]  0 uses the binaries already in target/<profile>
+#   BENCH_IDLE_WAIT [65]  seconds of quiet after the load before the idle RSS
 #   SOAK_MINUTES [10]  length of the soak
 #
 # Seeded databases and their reports are kept in .bench/ (gitignored) and reused until
@@ -45,8 +46,9 @@ done
 if [ "$smoke" = 1 ]; then
   : "${BENCH_CONVERSATIONS:=3000}" "${BENCH_SCALING_CONVERSATIONS:=500}"
   : "${BENCH_SECONDS:=2}" "${BENCH_WARMUP:=1}" "${BENCH_PROFILE:=debug}"
-  : "${BENCH_SMALL_TENANTS:=2}" "${BENCH_SMALL_CONVERSATIONS:=200}"
+  : "${BENCH_SMALL_TENANTS:=2}" "${BENCH_SMALL_CONVERSATIONS:=200}" "${BENCH_IDLE_WAIT:=1}"
 fi
+idle_wait=${BENCH_IDLE_WAIT:-65}
 conversations=${BENCH_CONVERSATIONS:-1000000}
 scaling_conversations=${BENCH_SCALING_CONVERSATIONS:-10000}
 seconds=${BENCH_SECONDS:-20}
@@ -119,6 +121,10 @@ seeded() {
     --small-tenants "$small_tenants" --small-conversations "$small_conversations" \
     --out "$report" >/dev/null
   log "$backend: seeded in $(jq -r '.seconds | floor' "$report") s: $(jq -c .rows "$report")"
+  # The load leaves gigabytes of dirty pages in the kernel; until they are written out,
+  # every commit's fsync waits behind them (ext4 commits its journal in order): the
+  # first minute of writes measured the disk's writeback, not the server.
+  sync
   echo "$report"
 }
 
@@ -225,7 +231,9 @@ bench_backend() {
       "{\"address\":\"+90 544 000 {k}\",\"first_name\":\"Bench\",\"message\":\"Merhaba, randevu almak istiyorum. Yarın öğleden sonra uygun musunuz?\",\"external_id\":\"bench-{n}\"}" \
       "X-Channel-Secret: $inbound_secret"
   } >>"$results"
-  sleep 5
+  # Idle: past the pools' idle timeout (30 s by default; the pool looks every 30 s),
+  # when the reader connections the load opened are closed again.
+  sleep "$idle_wait"
   idle_rss=$(rss_kib VmRSS)
   stop_server
   # C1 and I1 wrote to the seeded database, so the checker's model no longer matches
