@@ -908,7 +908,7 @@ macro_rules! impl_messaging_store {
                 };
                 for _ in 0..2 {
                     let mut tx = self.begin_write().await?;
-                    // Set when this delivery starts a conversation (`keep_search_counts`).
+                    // Set when this delivery starts a conversation (`commit_adding`).
                     let mut added = None;
                     let conversation_id = match Self::find_conversation_key(&mut *tx, tenant, channel.id, &new.address).await? {
                         Some((id, customer_id)) => {
@@ -1004,13 +1004,9 @@ macro_rules! impl_messaging_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    let epoch = match added {
-                        Some(_) => self.epoch_before_commit(&mut *tx, tenant).await?,
-                        None => None,
-                    };
-                    tx.commit().await.map_err(db_err)?;
-                    if let Some(added) = &added {
-                        self.keep_search_counts(tenant, epoch, added).await;
+                    match &added {
+                        Some(added) => self.commit_adding(tx, tenant, added).await?,
+                        None => tx.commit().await.map_err(db_err)?,
                     }
                     return Ok(IngestOutcome::Stored { conversation_id, message_id });
                 }

@@ -52,6 +52,25 @@ struct Count {
     matches: i64,
 }
 
+/// The newest count of a search, and the one before it: while a write commits, some
+/// readers still see the state before it and some the state after, and both find
+/// their count.
+#[derive(Debug, Clone, Copy)]
+struct Versions {
+    latest: Count,
+    previous: Option<Count>,
+}
+
+impl Versions {
+    fn at(&self, epoch: i64) -> Option<i64> {
+        [Some(self.latest), self.previous]
+            .into_iter()
+            .flatten()
+            .find(|c| c.epoch == epoch)
+            .map(|c| c.matches)
+    }
+}
+
 /// What a search count needs to know of a conversation a write added.
 #[derive(Debug, Clone)]
 pub(crate) struct AddedConversation {
@@ -61,7 +80,7 @@ pub(crate) struct AddedConversation {
 
 #[derive(Default)]
 struct Entries {
-    tenants: HashMap<TenantId, HashMap<Key, Count>>,
+    tenants: HashMap<TenantId, HashMap<Key, Versions>>,
     len: usize,
 }
 
@@ -75,8 +94,7 @@ impl SearchCounts {
     pub fn get(&self, tenant: TenantId, filter: &ConversationFilter, epoch: i64) -> Option<i64> {
         let key = Key::of(filter)?;
         let entries = self.lock();
-        let count = entries.tenants.get(&tenant)?.get(&key)?;
-        (count.epoch == epoch).then_some(count.matches)
+        entries.tenants.get(&tenant)?.get(&key)?.at(epoch)
     }
 
     /// Remembers a count made at `epoch` (read in the same statement as the count),
@@ -92,11 +110,24 @@ impl SearchCounts {
             *entries = Entries::default();
         }
         let counts = entries.tenants.entry(tenant).or_default();
+        let count = Count { epoch, matches };
         match counts.get_mut(&key) {
-            Some(kept) if kept.epoch > epoch => {}
-            Some(kept) => *kept = Count { epoch, matches },
+            Some(kept) if kept.latest.epoch > epoch => {}
+            Some(kept) if kept.latest.epoch == epoch => kept.latest = count,
+            Some(kept) => {
+                *kept = Versions {
+                    latest: count,
+                    previous: Some(kept.latest),
+                }
+            }
             None => {
-                counts.insert(key, Count { epoch, matches });
+                counts.insert(
+                    key,
+                    Versions {
+                        latest: count,
+                        previous: None,
+                    },
+                );
                 entries.len += 1;
             }
         }
@@ -108,23 +139,47 @@ impl SearchCounts {
         self.lock().tenants.contains_key(&tenant)
     }
 
-    /// A committed write added `added` to the tenant, and nothing else moved its epoch
-    /// between `epoch - 1` and `epoch`: the counts made at `epoch - 1` are the counts at
-    /// `epoch` once the new conversation is counted where it matches. So a list under a
+    /// A write adds `added` to the tenant, and nothing else moves its epoch between
+    /// `epoch - 1` and `epoch`: the counts made at `epoch - 1` are the counts at `epoch`
+    /// once the new conversation is counted where it matches. So a list under a
     /// stream of new conversations keeps its search totals instead of counting them
-    /// again after every write. The caller vouches for "nothing else" (see
-    /// `keep_search_counts` in `shared.rs`).
+    /// again after every write. The counts at `epoch - 1` stay too, for the readers
+    /// that do not see the write yet. The caller vouches for "nothing else" (see
+    /// `commit_adding` in `shared.rs`).
     pub fn advance(&self, tenant: TenantId, epoch: i64, added: &AddedConversation) {
         let mut entries = self.lock();
         let Some(counts) = entries.tenants.get_mut(&tenant) else {
             return;
         };
-        for (key, count) in counts.iter_mut() {
-            if count.epoch == epoch - 1 {
-                count.epoch = epoch;
-                count.matches += i64::from(key.matches(added));
+        for (key, kept) in counts.iter_mut() {
+            if kept.latest.epoch == epoch - 1 {
+                let matches = kept.latest.matches + i64::from(key.matches(added));
+                *kept = Versions {
+                    latest: Count { epoch, matches },
+                    previous: Some(kept.latest),
+                };
             }
         }
+    }
+
+    /// Takes back an `advance` to `epoch` made before a commit that then failed.
+    pub fn retract(&self, tenant: TenantId, epoch: i64) {
+        let mut entries = self.lock();
+        let Some(counts) = entries.tenants.get_mut(&tenant) else {
+            return;
+        };
+        let before = counts.len();
+        counts.retain(|_, kept| match kept.previous {
+            _ if kept.latest.epoch != epoch => true,
+            Some(previous) => {
+                kept.latest = previous;
+                kept.previous = None;
+                true
+            }
+            None => false,
+        });
+        let removed = before - counts.len();
+        entries.len -= removed;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -197,7 +252,7 @@ mod tests {
         assert_eq!(counts.get(t, &whatsapp, 8), Some(5));
         assert_eq!(counts.get(t, &telegram, 8), Some(3), "other channel type");
         assert_eq!(counts.get(t, &other, 8), Some(5), "no match");
-        assert_eq!(counts.get(t, &all, 7), None, "the old epoch is gone");
+        assert_eq!(counts.get(t, &all, 7), Some(10), "readers before the write");
         assert_eq!(counts.get(TenantId(2), &all, 7), Some(1), "other tenant");
 
         // A slow count of the epoch before does not undo the advance.
@@ -208,5 +263,18 @@ mod tests {
         counts.advance(t, 10, &added("whatsapp", "yilmaz"));
         assert_eq!(counts.get(t, &all, 10), None);
         assert_eq!(counts.get(t, &all, 8), Some(11));
+
+        // An advance whose commit failed is taken back.
+        counts.advance(t, 9, &added("website", "yilmaz"));
+        assert_eq!(counts.get(t, &all, 9), Some(12));
+        counts.retract(t, 9);
+        assert_eq!(counts.get(t, &all, 9), None);
+        assert_eq!(counts.get(t, &all, 8), Some(11));
+        // Only the newest two epochs are kept.
+        counts.advance(t, 9, &added("website", "ali"));
+        counts.advance(t, 10, &added("website", "ali"));
+        assert_eq!(counts.get(t, &all, 10), Some(11));
+        assert_eq!(counts.get(t, &all, 9), Some(11));
+        assert_eq!(counts.get(t, &all, 8), None);
     }
 }

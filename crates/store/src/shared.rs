@@ -146,58 +146,56 @@ macro_rules! impl_shared_store {
                     Ok(Some((id, crate::search_counts::AddedConversation { channel_type, search_key: key })))
             }
 
-            /// In a write transaction that added one conversation and changed no search
-            /// key, just before its commit: the search epoch the commit makes, read only
-            /// when the tenant has search counts worth keeping (`keep_search_counts`).
-            async fn epoch_before_commit(
+            /// Commits a write transaction that added one conversation, `added`, and
+            /// changed no search key, and counts the conversation into the tenant's
+            /// remembered search totals (`SearchCounts::advance`), so the next search
+            /// need not count again. That is sound only if the state the epoch before
+            /// ours names is the one ours was added to, with no other commit between.
+            /// SQLite: `BEGIN IMMEDIATE` excludes every other writer until the commit,
+            /// so the counts move before it (a reader that sees the commit finds its
+            /// count already there; one that came in between would count again, and
+            /// under load those counts piled up) and are taken back if it fails.
+            /// PostgreSQL: writers commit side by side, so the epoch is read again
+            /// after the commit; if no other commit moved it since the read in our
+            /// transaction, the counts move, else they are left to be counted again.
+            async fn commit_adding(
                 &self,
-                conn: &mut $conn,
+                mut tx: sqlx::Transaction<'static, $db>,
                 tenant: switchboard_core::TenantId,
-            ) -> switchboard_core::store::StoreResult<Option<i64>> {
+                added: &crate::search_counts::AddedConversation,
+            ) -> switchboard_core::store::StoreResult<()> {
+                use crate::rows::db_err;
                 if !self.search_counts().keeps(tenant) {
-                    return Ok(None);
+                    return tx.commit().await.map_err(db_err);
                 }
                 let sql = crate::plan::search_epoch(tenant);
                 let epoch: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
-                    .fetch_one(&mut *conn)
+                    .fetch_one(&mut *tx)
                     .await
-                    .map_err(crate::rows::db_err)?;
-                Ok(Some(epoch))
-            }
-
-            /// After the commit of a write that added `added` and made the tenant's epoch
-            /// `epoch` (`epoch_before_commit`): counts the conversation into the search
-            /// counts of the epoch before, so the next search need not count again.
-            /// Sound only if no other commit came between the state at `epoch - 1` and
-            /// ours. SQLite's `BEGIN IMMEDIATE` excludes every other writer for the whole
-            /// transaction. PostgreSQL's writers commit side by side, so the epoch is read
-            /// again: if no other commit moved it since the read in our transaction, the
-            /// state at `epoch - 1` was the one ours was added to. The write is committed
-            /// whatever happens here, so a failed read only costs the next search a count.
-            async fn keep_search_counts(
-                &self,
-                tenant: switchboard_core::TenantId,
-                epoch: Option<i64>,
-                added: &crate::search_counts::AddedConversation,
-            ) {
-                let Some(epoch) = epoch else {
-                    return;
-                };
-                if !Self::WRITERS_EXCLUSIVE {
-                    let sql = crate::plan::search_epoch(tenant);
-                    let after = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
-                        .fetch_one(self.reader())
-                        .await;
-                    match after {
-                        Ok(after) if after == epoch => {}
-                        Ok(_) => return,
+                    .map_err(db_err)?;
+                if Self::WRITERS_EXCLUSIVE {
+                    self.search_counts().advance(tenant, epoch, added);
+                    return match tx.commit().await {
+                        Ok(()) => Ok(()),
                         Err(e) => {
-                            tracing::warn!(error = %e, "reading the search epoch after a commit failed");
-                            return;
+                            self.search_counts().retract(tenant, epoch);
+                            Err(db_err(e))
                         }
-                    }
+                    };
                 }
-                self.search_counts().advance(tenant, epoch, added);
+                tx.commit().await.map_err(db_err)?;
+                // The write is committed whatever happens now: a failed read only costs
+                // the next search a count.
+                let again = crate::plan::search_epoch(tenant);
+                let after = bind_all!(sqlx::query_scalar::<$db, i64>(&again.sql), again.args)
+                    .fetch_one(self.reader())
+                    .await;
+                match after {
+                    Ok(after) if after == epoch => self.search_counts().advance(tenant, epoch, added),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading the search epoch after a commit failed"),
+                }
+                Ok(())
             }
 
             /// Gives a customer the names it lacks and re-keys its conversations' search.
@@ -571,9 +569,7 @@ macro_rules! impl_shared_store {
                     let conversation = Self::fetch_conversation(&mut *tx, tenant, id, now)
                         .await?
                         .ok_or(StoreError::NotFound("conversation"))?;
-                    let epoch = self.epoch_before_commit(&mut *tx, tenant).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    self.keep_search_counts(tenant, epoch, &added).await;
+                    self.commit_adding(tx, tenant, &added).await?;
                     return Ok(Created { value: conversation, created: true });
                 }
                 Err(StoreError::Database(
