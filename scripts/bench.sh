@@ -295,7 +295,8 @@ soak_backend() {
   url=$(database_url "$backend" "$conversations")
   start_server "$url"
   check_and_read_params "$backend"
-  export SOAK_TOKEN=$token SOAK_TENANT=$tenant SOAK_SEARCH=$(uri "$name_search") \
+  "$bench_bin" names --count 10000 >"$out/soak-names.tsv"
+  export SOAK_NAMES=$out/soak-names.tsv SOAK_TOKEN=$token SOAK_TENANT=$tenant SOAK_SEARCH=$(uri "$name_search") \
     SOAK_CONVERSATION=$messages_conversation SOAK_CREATE_CHANNEL=$create_channel \
     SOAK_INBOUND_CHANNEL=$inbound_channel SOAK_INBOUND_SECRET=$inbound_secret \
     SOAK_CONNECTIONS=$concurrency
@@ -312,10 +313,14 @@ soak_backend() {
       -s scripts/bench/mix.lua "$base" | sed -n 's/^RESULT //p')
     jq -c --argjson m "$minute" --argjson rss "$(rss_kib VmRSS)" '{minute: $m} + . + {rss_mb: ($rss / 1024 | . * 10 | round / 10)}' <<<"$result" | tee -a "$rows" >&2
   done
+  # As after the benchmark: past the pools' idle timeout.
+  sleep "$idle_wait"
+  local idle_rss
+  idle_rss=$(rss_kib VmRSS)
   stop_server
   rm -f "$report" # the soak wrote to it (see bench_backend)
   jq -rs --arg backend "$backend" --argjson capacity "$capacity" --argjson rate "$rate" \
-    --argjson start "$start_rss" --argjson n "$conversations" '
+    --argjson start "$start_rss" --argjson idle "$idle_rss" --argjson n "$conversations" '
     def r(x): x * 100 | round / 100 | tostring;
     "### soak, \($backend): \($n) conversations, mix capacity \(r($capacity)) req/s, offered \($rate) req/s\n",
     "| minute | requests/s | p50 ms | p99 ms | errors (non-2xx) | server RSS MB |",
@@ -324,6 +329,7 @@ soak_backend() {
     "",
     "- RSS after the capacity run \(r($start / 1024)) MB, after the soak \(r(.[-1].rss_mb)) MB: growth \(r((.[-1].rss_mb * 1024 / $start - 1) * 100)) %",
     "- p99 per minute: min \(r(map(.p99_ms) | min)) ms, max \(r(map(.p99_ms) | max)) ms; errors in all: \(map(.errors) | add)",
+    "- RSS idle after the soak (past the pools idle timeout): \(r($idle / 1024)) MB",
     ""' "$rows" | tee "$out/soak-$backend.md"
 }
 

@@ -364,6 +364,21 @@ impl Iterator for Generator {
     }
 }
 
+/// The customer names of `count` generated conversations: the seeder's mix of
+/// Turkish and English names, nameless customers included, as a load that adds
+/// conversations would bring them.
+pub fn customer_names(count: usize, seed: u64) -> Vec<(Option<&'static str>, Option<&'static str>)> {
+    let spec = Spec {
+        conversations: count,
+        messages_per_conversation: 1,
+        seed,
+        base_time: Utc::now(),
+    };
+    Generator::new(spec)
+        .map(|c| (c.first_name, c.last_name))
+        .collect()
+}
+
 /// A skewed pick: the first entries of a list are more frequent than the last, as
 /// real names are (the first of 80 gets about 3.4%, as Yılmaz has among Turkish
 /// surnames; the last about 0.6%).

@@ -69,6 +69,15 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         warmup_seconds: u64,
     },
+    /// Print customer names as the seeder draws them ("first<TAB>last" per line, either
+    /// may be empty), for the soak's new conversations to look like the seeded ones.
+    Names {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Another seed than the seeder's, so the names are not the seed's customers.
+        #[arg(long, default_value_t = 2)]
+        seed: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -119,6 +128,11 @@ async fn run(command: Command) -> Result<String, seed::BoxError> {
             }
             Ok(json)
         }
+        Command::Names { count, seed } => Ok(switchboard_bench::data::customer_names(count, seed)
+            .into_iter()
+            .map(|(first, last)| format!("{}\t{}", first.unwrap_or(""), last.unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("\n")),
         Command::Check {
             report,
             url,
