@@ -367,7 +367,10 @@ impl Iterator for Generator {
 /// The customer names of `count` generated conversations: the seeder's mix of
 /// Turkish and English names, nameless customers included, as a load that adds
 /// conversations would bring them.
-pub fn customer_names(count: usize, seed: u64) -> Vec<(Option<&'static str>, Option<&'static str>)> {
+pub fn customer_names(
+    count: usize,
+    seed: u64,
+) -> Vec<(Option<&'static str>, Option<&'static str>)> {
     let spec = Spec {
         conversations: count,
         messages_per_conversation: 1,

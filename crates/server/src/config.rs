@@ -434,7 +434,7 @@ mod tests {
         let file = dir.join("switchboard.toml");
         std::fs::write(
             &file,
-            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://file.db\"\nrate_limit_per_minute = 5\n",
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://file.db\"\nrate_limit_per_minute = 5\ndb_idle_timeout_secs = 12\n",
         )
         .unwrap();
         let overrides = Overrides {
@@ -446,6 +446,9 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.database_url, "postgres://env/db");
         assert_eq!(c.rate_limit_per_minute, 7);
+        assert_eq!(c.db_idle_timeout, Duration::from_secs(12));
+        let defaults = Config::resolve(&Overrides::default(), None, None, None).unwrap();
+        assert_eq!(defaults.db_idle_timeout, Duration::from_secs(30));
         let c = Config::resolve(&overrides, Some("127.0.0.1:1"), None, None).unwrap();
         assert_eq!(c.listen, "127.0.0.1:1");
         assert_eq!(c.database_url, "sqlite://file.db");
