@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use switchboard_store::DEFAULT_SQLITE_URL;
+use switchboard_store::{StoreOptions, DEFAULT_SQLITE_URL};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -57,6 +57,8 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        // The pool's defaults are the store's own, so the two cannot drift apart.
+        let store = StoreOptions::default();
         Self {
             listen: DEFAULT_LISTEN.to_string(),
             database_url: DEFAULT_SQLITE_URL.to_string(),
@@ -65,8 +67,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
-            db_max_connections: 16,
-            db_idle_timeout: Duration::from_secs(30),
+            db_max_connections: store.max_connections,
+            db_idle_timeout: store.idle_timeout,
             files_dir: std::path::PathBuf::from("./data/files"),
             max_upload_bytes: 50 * 1024 * 1024,
             file_url_ttl_secs: 900,
