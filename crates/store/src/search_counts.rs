@@ -3,21 +3,31 @@
 //! Counting the conversations a search matches is the expensive part of a search
 //! request: the page needs a few rows, the exact `total` needs every match (17,615 for
 //! a common surname in a tenant of a million, some 30 ms of index and row reads on
-//! SQLite, more on PostgreSQL). A tenant's *search epoch* (see `plan::search_state`)
-//! moves whenever one of its conversations is added or gets a new search key, and a
-//! count is kept only together with the epoch it was counted at, read in the same
-//! statement. While the epoch stands still the count is exact, so a repeated search
-//! costs one small counter query instead of a count; once the epoch moves, the next
-//! request counts again. The epoch comes from the database, so writes by any process
-//! (another server, the CLI) are seen.
+//! SQLite, 250 ms on PostgreSQL). A tenant's *search epoch* (see `plan::search_state`)
+//! moves by one whenever one of its conversations is added or gets a new search key,
+//! and a count is kept only together with the epoch it was counted at, read in the
+//! same statement. While the epoch stands still the count is exact, so a repeated
+//! search costs one small counter query instead of a count. The epoch comes from the
+//! database, so writes by any process (another server, the CLI) are seen.
+//!
+//! When the epoch moves because this server added conversations, the counts follow
+//! without counting again: every addition is logged with the epochs it can be at
+//! (`record`), and a count at epoch `c` is the count at `e` once the log accounts for
+//! every one of the `e - c` additions between them (`Tenant::roll_forward`). And when a
+//! count must be made, it is made once: the other requests for the same search wait
+//! for it (`turn`) instead of counting beside it.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use switchboard_core::search::SearchPattern;
 use switchboard_core::{ChannelType, ConversationFilter, TenantId};
 
-/// Past this many entries the cache starts over: memory stays bounded.
+/// Past this many remembered counts the cache starts over: memory stays bounded.
 const MAX_ENTRIES: usize = 10_000;
+
+/// The most additions remembered per tenant. A count older than the oldest of them is
+/// made again; at a hundred new conversations a second that is 40 s of history.
+const MAX_LOGGED: usize = 4_096;
 
 /// A search of one tenant's list: the channel type it is narrowed to and its needle.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,6 +79,17 @@ impl Versions {
             .find(|c| c.epoch == epoch)
             .map(|c| c.matches)
     }
+
+    /// Keeps `count` unless a count of a later epoch is kept already: a slow count
+    /// that began before a write must not replace what the write made.
+    fn offer(&mut self, count: Count) {
+        if count.epoch == self.latest.epoch {
+            self.latest = count;
+        } else if count.epoch > self.latest.epoch {
+            self.previous = Some(self.latest);
+            self.latest = count;
+        }
+    }
 }
 
 /// What a search count needs to know of a conversation a write added.
@@ -78,29 +99,104 @@ pub(crate) struct AddedConversation {
     pub search_key: String,
 }
 
+/// A conversation this server added, and the epochs it may have moved the tenant to:
+/// `first` was read in its transaction (the epoch before plus its own addition), `last`
+/// after its commit. Exactly one epoch in `first..=last` is its own. With one writer at
+/// a time (SQLite) the two are the same.
+#[derive(Debug, Clone)]
+struct Logged {
+    first: i64,
+    last: i64,
+    conversation: AddedConversation,
+}
+
+#[derive(Default)]
+struct Tenant {
+    counts: HashMap<Key, Versions>,
+    /// Oldest first.
+    log: VecDeque<Logged>,
+}
+
+impl Tenant {
+    /// The count of `key` at `epoch`, rolled forward from the newest count before it
+    /// when the log names every addition between the two. That is sound whatever order
+    /// the additions committed in: each epoch from `count.epoch + 1` to `epoch` belongs
+    /// to exactly one addition, a logged one whose whole range lies inside that span
+    /// owns one of them, so as many such logged additions as the span is long are all
+    /// of its additions. A write by another process leaves one short, and the search
+    /// counts again.
+    fn roll_forward(&self, key: &Key, epoch: i64) -> Option<Count> {
+        let from = self.counts.get(key)?.latest;
+        if from.epoch >= epoch {
+            return None;
+        }
+        let (mut added, mut matches) = (0, from.matches);
+        for logged in &self.log {
+            if logged.first > from.epoch && logged.last <= epoch {
+                added += 1;
+                matches += i64::from(key.matches(&logged.conversation));
+            }
+        }
+        (added == epoch - from.epoch).then_some(Count { epoch, matches })
+    }
+}
+
 #[derive(Default)]
 struct Entries {
-    tenants: HashMap<TenantId, HashMap<Key, Versions>>,
+    tenants: HashMap<TenantId, Tenant>,
     len: usize,
 }
+
+impl Entries {
+    fn get(&mut self, tenant: TenantId, key: &Key, epoch: i64) -> Option<i64> {
+        let counts = self.tenants.get_mut(&tenant)?;
+        if let Some(matches) = counts.counts.get(key)?.at(epoch) {
+            return Some(matches);
+        }
+        let rolled = counts.roll_forward(key, epoch)?;
+        counts.counts.get_mut(key)?.offer(rolled);
+        Some(rolled.matches)
+    }
+}
+
+/// The turn to count one search: see `SearchCounts::turn`.
+type Flights = HashMap<(TenantId, Key), Arc<tokio::sync::Mutex<()>>>;
 
 #[derive(Default)]
 pub(crate) struct SearchCounts {
     entries: Mutex<Entries>,
+    flights: Mutex<Flights>,
 }
 
 impl SearchCounts {
-    /// The count of this search if it was counted at `epoch`.
+    /// The count of this search at `epoch`, if it was counted then or follows from a
+    /// count before it and the logged additions.
     pub fn get(&self, tenant: TenantId, filter: &ConversationFilter, epoch: i64) -> Option<i64> {
         let key = Key::of(filter)?;
-        let entries = self.lock();
-        entries.tenants.get(&tenant)?.get(&key)?.at(epoch)
+        self.lock().get(tenant, &key, epoch)
+    }
+
+    /// The count of this search at `epoch` or at a later one: what a request that
+    /// waited for another one's count takes (its total is then as new as the list
+    /// it was read from, or newer).
+    pub fn get_at_least(
+        &self,
+        tenant: TenantId,
+        filter: &ConversationFilter,
+        epoch: i64,
+    ) -> Option<i64> {
+        let key = Key::of(filter)?;
+        let mut entries = self.lock();
+        if let Some(matches) = entries.get(tenant, &key, epoch) {
+            return Some(matches);
+        }
+        let latest = entries.tenants.get(&tenant)?.counts.get(&key)?.latest;
+        (latest.epoch >= epoch).then_some(latest.matches)
     }
 
     /// Remembers a count made at `epoch` (read in the same statement as the count),
-    /// unless a count of a later epoch is kept already: a slow count that began before
-    /// a write must not undo the write's `advance`, or every search after it would
-    /// count again. Epochs only grow (the counters they sum are never decremented).
+    /// unless a count of a later epoch is kept already. Epochs only grow (the counters
+    /// they sum are never decremented).
     pub fn put(&self, tenant: TenantId, filter: &ConversationFilter, epoch: i64, matches: i64) {
         let Some(key) = Key::of(filter) else {
             return;
@@ -109,17 +205,10 @@ impl SearchCounts {
         if entries.len >= MAX_ENTRIES {
             *entries = Entries::default();
         }
-        let counts = entries.tenants.entry(tenant).or_default();
         let count = Count { epoch, matches };
+        let counts = &mut entries.tenants.entry(tenant).or_default().counts;
         match counts.get_mut(&key) {
-            Some(kept) if kept.latest.epoch > epoch => {}
-            Some(kept) if kept.latest.epoch == epoch => kept.latest = count,
-            Some(kept) => {
-                *kept = Versions {
-                    latest: count,
-                    previous: Some(kept.latest),
-                }
-            }
+            Some(kept) => kept.offer(count),
             None => {
                 counts.insert(
                     key,
@@ -134,56 +223,103 @@ impl SearchCounts {
     }
 
     /// Whether any count of this tenant is kept: only then is it worth a write's
-    /// while to read the epoch it makes (`advance`).
+    /// while to read the epochs it makes (`record`).
     pub fn keeps(&self, tenant: TenantId) -> bool {
-        self.lock().tenants.contains_key(&tenant)
+        self.lock()
+            .tenants
+            .get(&tenant)
+            .is_some_and(|t| !t.counts.is_empty())
     }
 
-    /// A write adds `added` to the tenant, and nothing else moves its epoch between
-    /// `epoch - 1` and `epoch`: the counts made at `epoch - 1` are the counts at `epoch`
-    /// once the new conversation is counted where it matches. So a list under a
-    /// stream of new conversations keeps its search totals instead of counting them
-    /// again after every write. The counts at `epoch - 1` stay too, for the readers
-    /// that do not see the write yet. The caller vouches for "nothing else" (see
-    /// `commit_adding` in `shared.rs`).
-    pub fn advance(&self, tenant: TenantId, epoch: i64, added: &AddedConversation) {
+    /// Logs a conversation added to the tenant, which moved its epoch to one of
+    /// `first..=last` and changed no other search key (the caller vouches; see
+    /// `commit_adding` in `shared.rs`). The counts follow it when next asked.
+    pub fn record(&self, tenant: TenantId, first: i64, last: i64, added: &AddedConversation) {
         let mut entries = self.lock();
         let Some(counts) = entries.tenants.get_mut(&tenant) else {
             return;
         };
-        for (key, kept) in counts.iter_mut() {
-            if kept.latest.epoch == epoch - 1 {
-                let matches = kept.latest.matches + i64::from(key.matches(added));
-                *kept = Versions {
-                    latest: Count { epoch, matches },
-                    previous: Some(kept.latest),
-                };
-            }
+        if counts.log.len() >= MAX_LOGGED {
+            counts.log.pop_front();
         }
+        counts.log.push_back(Logged {
+            first,
+            last,
+            conversation: added.clone(),
+        });
     }
 
-    /// Takes back an `advance` to `epoch` made before a commit that then failed.
+    /// Takes back a `record` at `epoch` made before a commit that then failed, and any
+    /// count that was rolled forward over it.
     pub fn retract(&self, tenant: TenantId, epoch: i64) {
         let mut entries = self.lock();
         let Some(counts) = entries.tenants.get_mut(&tenant) else {
             return;
         };
-        let before = counts.len();
-        counts.retain(|_, kept| match kept.previous {
-            _ if kept.latest.epoch != epoch => true,
-            Some(previous) => {
-                kept.latest = previous;
-                kept.previous = None;
-                true
+        counts
+            .log
+            .retain(|logged| !(logged.first == epoch && logged.last == epoch));
+        let before = counts.counts.len();
+        counts.counts.retain(|_, kept| {
+            if kept.latest.epoch < epoch {
+                return true;
             }
-            None => false,
+            match kept.previous {
+                Some(previous) if previous.epoch < epoch => {
+                    kept.latest = previous;
+                    kept.previous = None;
+                    true
+                }
+                _ => false,
+            }
         });
-        let removed = before - counts.len();
+        let removed = before - counts.counts.len();
         entries.len -= removed;
+    }
+
+    /// Waits for the turn to count this search of the tenant: one request counts at a
+    /// time, and the ones that waited usually find its total (`get_at_least`) instead
+    /// of counting too. Without it, every search that arrived during a 250 ms count
+    /// started one more, all of them after a restart. `None` for a filter without a
+    /// search (nothing to count).
+    pub async fn turn(&self, tenant: TenantId, filter: &ConversationFilter) -> Option<Turn<'_>> {
+        let key = (tenant, Key::of(filter)?);
+        let lock = Arc::clone(self.flights().entry(key.clone()).or_default());
+        let guard = Arc::clone(&lock).lock_owned().await;
+        Some(Turn {
+            counts: self,
+            key,
+            lock,
+            guard: Some(guard),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn flights(&self) -> std::sync::MutexGuard<'_, Flights> {
+        self.flights.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Held while counting a search; the next waiting request gets its turn when it drops.
+pub(crate) struct Turn<'a> {
+    counts: &'a SearchCounts,
+    key: (TenantId, Key),
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut flights = self.counts.flights();
+        // Only the map and this turn hold the lock: nobody waits, so it goes. A
+        // request that is about to wait has cloned it already (under this mutex).
+        if Arc::strong_count(&self.lock) == 2 {
+            flights.remove(&self.key);
+        }
     }
 }
 
@@ -233,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn an_added_conversation_advances_the_counts_of_the_epoch_before_it() {
+    fn an_added_conversation_moves_the_counts_of_the_epoch_before_it() {
         let counts = SearchCounts::default();
         let t = TenantId(1);
         let all = search("yilmaz", None);
@@ -247,34 +383,112 @@ mod tests {
         counts.put(TenantId(2), &all, 7, 1);
         assert!(counts.keeps(t) && !counts.keeps(TenantId(3)));
 
-        counts.advance(t, 8, &added("whatsapp", "ayse yilmaz +905321112233"));
+        counts.record(t, 8, 8, &added("whatsapp", "ayse yilmaz +905321112233"));
         assert_eq!(counts.get(t, &all, 8), Some(11));
         assert_eq!(counts.get(t, &whatsapp, 8), Some(5));
         assert_eq!(counts.get(t, &telegram, 8), Some(3), "other channel type");
         assert_eq!(counts.get(t, &other, 8), Some(5), "no match");
         assert_eq!(counts.get(t, &all, 7), Some(10), "readers before the write");
-        assert_eq!(counts.get(TenantId(2), &all, 7), Some(1), "other tenant");
+        assert_eq!(counts.get(TenantId(2), &all, 8), None, "other tenant");
 
-        // A slow count of the epoch before does not undo the advance.
+        // A slow count of the epoch before does not undo the move.
         counts.put(t, &all, 7, 10);
         assert_eq!(counts.get(t, &all, 8), Some(11));
 
-        // A gap (another write moved the epoch too) leaves the counts to be made again.
-        counts.advance(t, 10, &added("whatsapp", "yilmaz"));
+        // A gap (another process moved the epoch too) leaves the counts to be made
+        // again.
+        counts.record(t, 10, 10, &added("whatsapp", "yilmaz"));
         assert_eq!(counts.get(t, &all, 10), None);
         assert_eq!(counts.get(t, &all, 8), Some(11));
+    }
 
-        // An advance whose commit failed is taken back.
-        counts.advance(t, 9, &added("website", "yilmaz"));
+    #[test]
+    fn additions_that_committed_side_by_side_are_counted_once_they_are_all_known() {
+        let counts = SearchCounts::default();
+        let t = TenantId(1);
+        let all = search("yilmaz", None);
+        counts.put(t, &all, 10, 100);
+        // Three writers read epoch 11 in their transactions (each saw 10 plus itself),
+        // committed in some order, and read 13 after.
+        counts.record(t, 11, 13, &added("whatsapp", "yilmaz"));
+        counts.record(t, 11, 13, &added("whatsapp", "demir"));
+        assert_eq!(counts.get(t, &all, 13), None, "one of the three is unknown");
+        assert_eq!(
+            counts.get(t, &all, 12),
+            None,
+            "which one came first is unknown"
+        );
+        counts.record(t, 11, 13, &added("website", "yilmaz"));
+        assert_eq!(counts.get(t, &all, 13), Some(102));
+        assert_eq!(counts.get(t, &all, 10), Some(100), "the count before stays");
+
+        // A logged addition whose range reaches past the epoch asked is not counted.
+        counts.record(t, 14, 15, &added("website", "yilmaz"));
+        assert_eq!(counts.get(t, &all, 14), None);
+        counts.record(t, 14, 14, &added("website", "ali"));
+        assert_eq!(counts.get(t, &all, 15), Some(103));
+        assert_eq!(counts.get_at_least(t, &all, 14), Some(103), "a later count");
+        assert_eq!(counts.get_at_least(t, &all, 16), None);
+    }
+
+    #[test]
+    fn a_retracted_addition_takes_its_counts_with_it() {
+        let counts = SearchCounts::default();
+        let t = TenantId(1);
+        let all = search("yilmaz", None);
+        counts.put(t, &all, 8, 11);
+        counts.record(t, 9, 9, &added("website", "yilmaz"));
         assert_eq!(counts.get(t, &all, 9), Some(12));
         counts.retract(t, 9);
         assert_eq!(counts.get(t, &all, 9), None);
         assert_eq!(counts.get(t, &all, 8), Some(11));
-        // Only the newest two epochs are kept.
-        counts.advance(t, 9, &added("website", "ali"));
-        counts.advance(t, 10, &added("website", "ali"));
-        assert_eq!(counts.get(t, &all, 10), Some(11));
-        assert_eq!(counts.get(t, &all, 9), Some(11));
-        assert_eq!(counts.get(t, &all, 8), None);
+        // Another writer's conversation gets epoch 9 instead: not ours to count.
+        counts.record(t, 10, 10, &added("website", "yilmaz"));
+        assert_eq!(counts.get(t, &all, 10), None);
+        // A count of only the retracted epoch goes, and the tenant stops keeping.
+        let other = SearchCounts::default();
+        other.put(t, &all, 9, 1);
+        other.retract(t, 9);
+        assert!(!other.keeps(t));
+    }
+
+    #[test]
+    fn the_log_is_bounded() {
+        let counts = SearchCounts::default();
+        let t = TenantId(1);
+        let all = search("yilmaz", None);
+        counts.put(t, &all, 0, 0);
+        let n = MAX_LOGGED as i64 + 1;
+        for epoch in 1..=n {
+            counts.record(t, epoch, epoch, &added("website", "yilmaz"));
+        }
+        assert_eq!(counts.get(t, &all, n), None, "the first addition fell out");
+        counts.put(t, &all, 1, 1);
+        assert_eq!(counts.get(t, &all, n), Some(n));
+    }
+
+    #[tokio::test]
+    async fn one_request_counts_a_search_at_a_time() {
+        let counts = Arc::new(SearchCounts::default());
+        let t = TenantId(1);
+        let all = search("yilmaz", None);
+        let first = counts.turn(t, &all).await.expect("a search");
+        let waiting = {
+            let counts = Arc::clone(&counts);
+            let all = all.clone();
+            tokio::spawn(async move {
+                let _turn = counts.turn(t, &all).await;
+                counts.get_at_least(t, &all, 5)
+            })
+        };
+        // Another search is not held up.
+        drop(counts.turn(t, &search("demir", None)).await);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the second waits for the first");
+        counts.put(t, &all, 6, 60);
+        drop(first);
+        assert_eq!(waiting.await.ok().flatten(), Some(60));
+        assert!(counts.flights().is_empty(), "nobody waits, nothing is kept");
+        assert!(counts.turn(t, &search("", None)).await.is_none());
     }
 }

@@ -147,17 +147,16 @@ macro_rules! impl_shared_store {
             }
 
             /// Commits a write transaction that added one conversation, `added`, and
-            /// changed no search key, and counts the conversation into the tenant's
-            /// remembered search totals (`SearchCounts::advance`), so the next search
-            /// need not count again. That is sound only if the state the epoch before
-            /// ours names is the one ours was added to, with no other commit between.
+            /// changed no search key, and logs it for the tenant's remembered search
+            /// totals (`SearchCounts::record`), so the next search need not count again.
+            /// The log needs the epochs the addition may have taken.
             /// SQLite: `BEGIN IMMEDIATE` excludes every other writer until the commit,
-            /// so the counts move before it (a reader that sees the commit finds its
-            /// count already there; one that came in between would count again, and
-            /// under load those counts piled up) and are taken back if it fails.
-            /// PostgreSQL: writers commit side by side, so the epoch is read again
-            /// after the commit; if no other commit moved it since the read in our
-            /// transaction, the counts move, else they are left to be counted again.
+            /// so the epoch read in the transaction is the addition's own, and it is
+            /// logged before the commit (a reader that sees the commit finds it there;
+            /// one that came in between would count again, and under load those counts
+            /// piled up) and taken back if the commit fails.
+            /// PostgreSQL: writers commit side by side, so the addition's epoch is one
+            /// of those from the read in the transaction to a read after the commit.
             async fn commit_adding(
                 &self,
                 mut tx: sqlx::Transaction<'static, $db>,
@@ -169,12 +168,12 @@ macro_rules! impl_shared_store {
                     return tx.commit().await.map_err(db_err);
                 }
                 let sql = crate::plan::search_epoch(tenant);
-                let epoch: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
+                let epoch: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args.clone())
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
                 if Self::WRITERS_EXCLUSIVE {
-                    self.search_counts().advance(tenant, epoch, added);
+                    self.search_counts().record(tenant, epoch, epoch, added);
                     return match tx.commit().await {
                         Ok(()) => Ok(()),
                         Err(e) => {
@@ -186,13 +185,11 @@ macro_rules! impl_shared_store {
                 tx.commit().await.map_err(db_err)?;
                 // The write is committed whatever happens now: a failed read only costs
                 // the next search a count.
-                let again = crate::plan::search_epoch(tenant);
-                let after = bind_all!(sqlx::query_scalar::<$db, i64>(&again.sql), again.args)
+                let after = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
                     .fetch_one(self.reader())
                     .await;
                 match after {
-                    Ok(after) if after == epoch => self.search_counts().advance(tenant, epoch, added),
-                    Ok(_) => {}
+                    Ok(after) => self.search_counts().record(tenant, epoch, after, added),
                     Err(e) => tracing::warn!(error = %e, "reading the search epoch after a commit failed"),
                 }
                 Ok(())
@@ -664,13 +661,23 @@ macro_rules! impl_shared_store {
                     let total = match self.search_counts().get(tenant, filter, epoch) {
                         Some(total) => total,
                         None => {
-                            let count = crate::plan::search_count(Self::DIALECT, tenant, filter);
-                            let (epoch, total): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&count.sql), count.args)
-                                .fetch_one(&mut *conn)
-                                .await
-                                .map_err(db_err)?;
-                            self.search_counts().put(tenant, filter, epoch, total);
-                            total
+                            // One count per search at a time (`SearchCounts::turn`); the
+                            // connection goes back to the pool while this one waits.
+                            drop(conn);
+                            let _turn = self.search_counts().turn(tenant, filter).await;
+                            conn = self.reader().acquire().await.map_err(db_err)?;
+                            match self.search_counts().get_at_least(tenant, filter, epoch) {
+                                Some(total) => total,
+                                None => {
+                                    let count = crate::plan::search_count(Self::DIALECT, tenant, filter);
+                                    let (epoch, total): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&count.sql), count.args)
+                                        .fetch_one(&mut *conn)
+                                        .await
+                                        .map_err(db_err)?;
+                                    self.search_counts().put(tenant, filter, epoch, total);
+                                    total
+                                }
+                            }
                         }
                     };
                     (total, Some(base))
