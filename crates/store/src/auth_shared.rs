@@ -565,8 +565,11 @@ macro_rules! impl_auth_store {
             }
 
             async fn revocation_serial(&self) -> switchboard_core::store::StoreResult<i64> {
+                // Polled every second: through `poller()`, not the readers, whose
+                // first-in-first-out idle queue it would cycle so that none of them
+                // ever stayed idle long enough to be closed.
                 sqlx::query_scalar::<$db, i64>("SELECT serial FROM revocation_serial WHERE id = 1")
-                    .fetch_one(self.reader())
+                    .fetch_one(self.poller())
                     .await
                     .map_err(crate::rows::db_err)
             }

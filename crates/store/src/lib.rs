@@ -14,6 +14,7 @@ mod messaging_shared;
 mod auth_shared;
 mod postgres;
 mod sqlite;
+mod sqlite_memory;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

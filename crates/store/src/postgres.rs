@@ -16,6 +16,8 @@ const COUNTER_SLOTS: i64 = 16;
 
 pub struct PgStore {
     pool: PgPool,
+    /// One connection for the once-a-second polls (`poller()`).
+    poll: PgPool,
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
 }
@@ -32,11 +34,16 @@ impl PgStore {
             .max_connections(options.max_connections.max(1))
             .idle_timeout(options.pool_idle_timeout())
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(OpenError::Connect)?;
+        let poll = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(connect);
         Ok(Self {
             pool,
+            poll,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
         })
@@ -50,10 +57,17 @@ impl PgStore {
 
     async fn close_pools(&self) {
         self.pool.close().await;
+        self.poll.close().await;
     }
 
     fn reader(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// For the once-a-second polls: a connection of their own, so that the pool's
+    /// connections can go idle and close.
+    fn poller(&self) -> &PgPool {
+        &self.poll
     }
 
     fn writer(&self) -> &PgPool {

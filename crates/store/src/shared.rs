@@ -1,7 +1,7 @@
 //! The `Store` implementation both backends share. It is a macro because sqlx's
 //! executors are typed by database: the SQL below is written once, in the dialect
 //! both SQLite and PostgreSQL accept, and instantiated for each backend. A backend
-//! supplies `reader()`, `writer()`, `begin_write()`, `counter_slot()` and its SQL
+//! supplies `reader()`, `writer()`, `poller()`, `begin_write()`, `counter_slot()` and its SQL
 //! `DIALECT`; everything else lives here, and the list request's statements in
 //! `plan.rs`.
 

@@ -19,6 +19,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
+    /// Keeps the memory collector (`sqlite_memory::collect_now_and_then`) running.
+    _collecting: std::sync::Arc<()>,
 }
 
 impl SqliteStore {
@@ -26,6 +28,12 @@ impl SqliteStore {
     const DIALECT: crate::plan::Dialect = crate::plan::Dialect::Sqlite;
 
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, OpenError> {
+        let on_mimalloc = crate::sqlite_memory::install();
+        if !on_mimalloc {
+            tracing::debug!(
+                "SQLite was initialised before the store: it keeps the system allocator"
+            );
+        }
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(OpenError::Connect)?
             .create_if_missing(true)
@@ -57,11 +65,19 @@ impl SqliteStore {
             .connect_with(connect.read_only(true).pragma("cache_size", "-2000"))
             .await
             .map_err(OpenError::Connect)?;
+        let collecting = std::sync::Arc::new(());
+        if let (true, Some(period)) = (on_mimalloc, options.pool_idle_timeout()) {
+            crate::sqlite_memory::collect_now_and_then(
+                std::sync::Arc::downgrade(&collecting),
+                period,
+            );
+        }
         Ok(Self {
             read,
             write,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
+            _collecting: collecting,
         })
     }
 
@@ -82,6 +98,12 @@ impl SqliteStore {
     }
 
     fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    /// For the once-a-second polls: the writer's one connection, which stays open
+    /// anyway, so that the readers can go idle.
+    fn poller(&self) -> &SqlitePool {
         &self.write
     }
 
@@ -126,3 +148,42 @@ async fn applied(pool: &SqlitePool) -> usize {
 impl_shared_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 impl_messaging_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 impl_auth_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_core::auth_store::AuthStore;
+
+    /// The revocation poll runs every second for the server's whole life; if it went
+    /// through the readers, their idle timeout would never come (it did: 16 readers
+    /// and their page caches stayed open on an idle server).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_readers_close_while_the_revocation_poll_goes_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("idle.db").display());
+        let options = StoreOptions {
+            idle_timeout: Duration::from_millis(300),
+            ..StoreOptions::default()
+        };
+        let store = SqliteStore::connect(&url, &options).await.expect("open");
+        store.migrate().await.expect("migrate");
+        // Several readers at once: the pool opens several connections.
+        let held = hold_readers(&store.read, 4).await;
+        drop(held);
+        assert!(store.read.size() >= 2, "readers were opened");
+        for _ in 0..25 {
+            store.revocation_serial().await.expect("poll");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(store.read.size(), 0, "every idle reader closed");
+        store.close_pools().await;
+    }
+
+    async fn hold_readers(pool: &SqlitePool, n: usize) -> Vec<sqlx::pool::PoolConnection<Sqlite>> {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            held.push(pool.acquire().await.expect("a reader"));
+        }
+        held
+    }
+}
