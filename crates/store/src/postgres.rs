@@ -83,7 +83,8 @@ impl PgStore {
     }
 
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(crate::rows::db_err)
+        let pool = self.pool.clone();
+        crate::rows::begin_whatever_the_caller_does(async move { pool.begin().await }).await
     }
 
     fn counter_slot() -> i64 {

@@ -14,6 +14,27 @@ pub(crate) fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(0)
 }
 
+/// Begins a write transaction in a task of its own. When the caller goes away while
+/// `BEGIN` is under way (a client that disconnects, a request that times out), sqlx
+/// may have run the `BEGIN` without its `Transaction` ever being made: nothing rolls it
+/// back, and SQLite's single writer then stays inside it, so every later write fails
+/// ("attempted to call begin_with at non-zero transaction depth"; seen under the
+/// benchmark's load, where wrk drops its connections at the end of each run). In a
+/// task of its own the `Transaction` is always made, and if nobody waits for it any
+/// more it is dropped there, which rolls it back.
+pub(crate) async fn begin_whatever_the_caller_does<DB: sqlx::Database>(
+    begin: impl std::future::Future<Output = Result<sqlx::Transaction<'static, DB>, sqlx::Error>>
+        + Send
+        + 'static,
+) -> switchboard_core::store::StoreResult<sqlx::Transaction<'static, DB>> {
+    match tokio::spawn(begin).await {
+        Ok(begun) => begun.map_err(db_err),
+        Err(e) => Err(StoreError::Database(format!(
+            "beginning a transaction failed: {e}"
+        ))),
+    }
+}
+
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     // PostgreSQL's character_not_in_repertoire: a NUL in a text parameter. Validation
     // refuses NUL before any write; this keeps any path that missed it a 4xx.

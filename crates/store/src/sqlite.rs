@@ -116,10 +116,11 @@ impl SqliteStore {
     }
 
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(crate::rows::db_err)
+        let write = self.write.clone();
+        crate::rows::begin_whatever_the_caller_does(async move {
+            write.begin_with("BEGIN IMMEDIATE").await
+        })
+        .await
     }
 
     /// One writer at a time: a single counter row per key never contends.
@@ -176,6 +177,30 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(store.read.size(), 0, "every idle reader closed");
+        store.close_pools().await;
+    }
+
+    /// A write whose caller goes away while it begins (a client that disconnects, the
+    /// request timeout) must not leave the single writer inside a transaction nobody
+    /// can end: every later write would fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_go_on_after_callers_gave_up_while_beginning() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("cancel.db").display());
+        let store = SqliteStore::connect(&url, &StoreOptions::default())
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        for attempt in 0..3_000u64 {
+            // Deadlines from nothing to the time a BEGIN takes, so that some land
+            // inside it.
+            let deadline = Duration::from_micros(attempt % 120);
+            if let Ok(begun) = tokio::time::timeout(deadline, store.begin_write()).await {
+                drop(begun.expect("a write begins"));
+            }
+        }
+        let tx = store.begin_write().await.expect("the writer is free");
+        tx.commit().await.expect("commit");
         store.close_pools().await;
     }
 

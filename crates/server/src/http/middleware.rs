@@ -19,7 +19,7 @@ use switchboard_core::{Channel, UserId};
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Assigns a request id (a well-formed incoming `X-Request-Id` is kept), bounds the
-/// request by the configured timeout, and logs one line when it completes.
+/// wait for the answer by the configured timeout, and logs one line when it completes.
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = req
@@ -35,10 +35,20 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         .insert(X_REQUEST_ID.clone(), request_id.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await
-    {
-        Ok(response) => response,
-        Err(_) => ApiError::new(ErrorCode::Timeout).into_response(),
+    // The handler runs in a task of its own, so a client that disconnects stops only
+    // the wait for the answer, never the request half-way (a handler may make more
+    // than one write). The timeout is inside the task: it does cancel the handler,
+    // whose open transaction then rolls back, and its 503 says nothing was stored.
+    let timeout = state.config.request_timeout;
+    let handling = tokio::spawn(async move { tokio::time::timeout(timeout, next.run(req)).await });
+    let mut response = match handling.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) => ApiError::new(ErrorCode::Timeout).into_response(),
+        Err(e) => {
+            // A panic was answered inside already (`CatchPanicLayer`).
+            tracing::error!(error = %e, "request handler failed");
+            ApiError::new(ErrorCode::Internal).into_response()
+        }
     };
     response
         .headers_mut()
