@@ -285,11 +285,10 @@ impl SearchCounts {
     pub async fn turn(&self, tenant: TenantId, filter: &ConversationFilter) -> Option<Turn<'_>> {
         let key = (tenant, Key::of(filter)?);
         let lock = Arc::clone(self.flights().entry(key.clone()).or_default());
-        let guard = Arc::clone(&lock).lock_owned().await;
+        let guard = lock.lock_owned().await;
         Some(Turn {
             counts: self,
             key,
-            lock,
             guard: Some(guard),
         })
     }
@@ -307,17 +306,21 @@ impl SearchCounts {
 pub(crate) struct Turn<'a> {
     counts: &'a SearchCounts,
     key: (TenantId, Key),
-    lock: Arc<tokio::sync::Mutex<()>>,
+    /// `None` only while dropping.
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        drop(self.guard.take());
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
         let mut flights = self.counts.flights();
         // Only the map and this turn hold the lock: nobody waits, so it goes. A
         // request that is about to wait has cloned it already (under this mutex).
-        if Arc::strong_count(&self.lock) == 2 {
+        let nobody_waits = Arc::strong_count(tokio::sync::OwnedMutexGuard::mutex(&guard)) == 2;
+        drop(guard);
+        if nobody_waits {
             flights.remove(&self.key);
         }
     }
