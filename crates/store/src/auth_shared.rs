@@ -256,6 +256,7 @@ macro_rules! impl_auth_store {
             ) -> switchboard_core::store::StoreResult<switchboard_core::auth_store::OAuthClient> {
                 let uris = serde_json::to_string(&client.redirect_uris)
                     .map_err(|e| switchboard_core::StoreError::Corrupt(e.to_string()))?;
+                let mut tx = self.begin_write().await?;
                 let row: crate::auth_shared::ClientRow = sqlx::query_as::<$db, _>(&format!(
                     "INSERT INTO oauth_clients (tenant_id, client_id, name, secret_hash, redirect_uris, scopes, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {}",
@@ -268,7 +269,7 @@ macro_rules! impl_auth_store {
                 .bind(uris)
                 .bind(client.scopes.join(" "))
                 .bind(now)
-                .fetch_one(self.writer())
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| {
                     if crate::rows::is_foreign_key_violation(&e) {
@@ -279,6 +280,7 @@ macro_rules! impl_auth_store {
                         crate::rows::db_err(e)
                     }
                 })?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 row.try_into()
             }
 
@@ -452,6 +454,7 @@ macro_rules! impl_auth_store {
                 token: switchboard_core::auth_store::NewClientToken,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>(
                     "INSERT INTO oauth_access_tokens (token_hash, client_id, tenant_id, scopes, expires_at, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -462,9 +465,10 @@ macro_rules! impl_auth_store {
                 .bind(token.scopes.join(" "))
                 .bind(token.expires_at)
                 .bind(now)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await
                 .map_err(crate::rows::db_err)?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(())
             }
 
@@ -555,12 +559,14 @@ macro_rules! impl_auth_store {
                 id: i64,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>("UPDATE oauth_access_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                     .bind(id)
                     .bind(now)
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await
                     .map_err(crate::rows::db_err)?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(())
             }
 
@@ -688,11 +694,13 @@ macro_rules! impl_auth_store {
                 &self,
                 session_hash: &str,
             ) -> switchboard_core::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>("DELETE FROM oauth_sessions WHERE session_hash = $1")
                     .bind(session_hash)
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await
                     .map_err(crate::rows::db_err)?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(())
             }
 

@@ -12,6 +12,7 @@ mod shared;
 mod messaging_shared;
 #[macro_use]
 mod auth_shared;
+mod group_commit;
 mod postgres;
 mod sqlite;
 mod sqlite_memory;

@@ -522,6 +522,7 @@ macro_rules! impl_messaging_store {
                 by_user: Option<switchboard_core::UserId>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let updated = sqlx::query::<$db>(
                     "UPDATE conversations SET agent_disabled = $3, agent_expires_at = $4, agent_disabled_by_user_id = $5, \
                      agent_disabled_by_user_name = $6, updated_at = $7 WHERE tenant_id = $1 AND id = $2",
@@ -533,9 +534,10 @@ macro_rules! impl_messaging_store {
                 .bind(by_user.map(|u| u.0))
                 .bind(&switch.disabled_by_user_name)
                 .bind(now)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await
                 .map_err(crate::rows::db_err)?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(updated.rows_affected() > 0)
             }
 
@@ -837,15 +839,17 @@ macro_rules! impl_messaging_store {
                 id: i64,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let updated = sqlx::query::<$db>(
                     "UPDATE channels SET deleted_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
                 )
                 .bind(tenant.0)
                 .bind(id)
                 .bind(now)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await
                 .map_err(crate::rows::db_err)?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(updated.rows_affected() > 0)
             }
 
@@ -856,6 +860,7 @@ macro_rules! impl_messaging_store {
                 secret_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
                 let updated = sqlx::query::<$db>(
                     "UPDATE channels SET inbound_secret_hash = $3, updated_at = $4 \
                      WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
@@ -864,9 +869,10 @@ macro_rules! impl_messaging_store {
                 .bind(id)
                 .bind(secret_hash)
                 .bind(now)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await
                 .map_err(crate::rows::db_err)?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(updated.rows_affected() > 0)
             }
 
@@ -1119,20 +1125,23 @@ macro_rules! impl_messaging_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<String> {
                 use crate::rows::db_err;
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>(
                     "INSERT INTO server_settings (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(name)
                 .bind(initial)
                 .bind(now)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                sqlx::query_scalar::<$db, String>("SELECT value FROM server_settings WHERE name = $1")
+                let value = sqlx::query_scalar::<$db, String>("SELECT value FROM server_settings WHERE name = $1")
                     .bind(name)
-                    .fetch_one(self.writer())
+                    .fetch_one(&mut *tx)
                     .await
-                    .map_err(db_err)
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(value)
             }
         }
     };

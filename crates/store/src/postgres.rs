@@ -70,10 +70,6 @@ impl PgStore {
         &self.poll
     }
 
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
     fn search_counts(&self) -> &crate::search_counts::SearchCounts {
         &self.search_counts
     }
@@ -82,7 +78,7 @@ impl PgStore {
         self.search_walk_max
     }
 
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
+    async fn begin_write(&self) -> StoreResult<WriteTx> {
         let pool = self.pool.clone();
         crate::rows::begin_whatever_the_caller_does(async move { pool.begin().await }).await
     }
@@ -101,6 +97,9 @@ impl PgStore {
     /// `last_message_*` is the newest message, not the one whose update came last.
     const ROW_LOCK: &'static str = " FOR UPDATE";
 }
+
+/// A write transaction of the shared store code.
+type WriteTx = Transaction<'static, Postgres>;
 
 async fn applied(pool: &PgPool) -> usize {
     sqlx::query_scalar::<Postgres, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")

@@ -12,8 +12,9 @@
 //!
 //! When the epoch moves because this server added conversations, the counts follow
 //! without counting again: every addition is logged with the epochs it can be at
-//! (`record`), and a count at epoch `c` is the count at `e` once the log accounts for
-//! every one of the `e - c` additions between them (`Tenant::roll_forward`). And when a
+//! (`record_own_epoch`, `record_committed`, `bound`), and a count at epoch `c` is the
+//! count at `e` once the log accounts for every one of the `e - c` additions between
+//! them (`Tenant::roll_forward`). And when a
 //! count must be made, it is made once: the other requests for the same search wait
 //! for it (`turn`) instead of counting beside it.
 
@@ -100,13 +101,17 @@ pub(crate) struct AddedConversation {
 }
 
 /// A conversation this server added, and the epochs it may have moved the tenant to:
-/// `first` was read in its transaction (the epoch before plus its own addition), `last`
-/// after its commit. Exactly one epoch in `first..=last` is its own. With one writer at
-/// a time (SQLite) the two are the same.
+/// `first` was read in its transaction (the epochs of the commits it saw plus its own
+/// addition), `last` by the first epoch read that began after its commit (`bound`), so
+/// exactly one epoch in `first..=last` is its own. With one writer at a time (SQLite)
+/// the two are the same, known before the commit.
 #[derive(Debug, Clone)]
 struct Logged {
     first: i64,
-    last: i64,
+    /// `None` until an epoch read that began after the commit bounds it.
+    last: Option<i64>,
+    /// Its place among the commits this server logged (`Entries::committed`).
+    seq: u64,
     conversation: AddedConversation,
 }
 
@@ -132,7 +137,7 @@ impl Tenant {
         }
         let (mut added, mut matches) = (0, from.matches);
         for logged in &self.log {
-            if logged.first > from.epoch && logged.last <= epoch {
+            if logged.first > from.epoch && logged.last.is_some_and(|last| last <= epoch) {
                 added += 1;
                 matches += i64::from(key.matches(&logged.conversation));
             }
@@ -145,7 +150,14 @@ impl Tenant {
 struct Entries {
     tenants: HashMap<TenantId, Tenant>,
     len: usize,
+    /// Commits logged by `record_committed` so far, of every tenant.
+    committed: u64,
 }
+
+/// Taken just before an epoch is read: the commits logged by then all came before the
+/// read, so the epoch it reads is an upper bound of theirs (`SearchCounts::bound`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket(u64);
 
 impl Entries {
     fn get(&mut self, tenant: TenantId, key: &Key, epoch: i64) -> Option<i64> {
@@ -231,11 +243,25 @@ impl SearchCounts {
             .is_some_and(|t| !t.counts.is_empty())
     }
 
-    /// Logs a conversation added to the tenant, which moved its epoch to one of
-    /// `first..=last` and changed no other search key (the caller vouches; see
-    /// `commit_adding` in `shared.rs`). The counts follow it when next asked.
-    pub fn record(&self, tenant: TenantId, first: i64, last: i64, added: &AddedConversation) {
+    /// Logs a conversation added to the tenant by a write that excluded every other
+    /// writer, so it moved the epoch to exactly `epoch`, and changed no other search
+    /// key (the caller vouches; see `commit_adding` in `shared.rs`). The counts follow
+    /// it when next asked.
+    pub fn record_own_epoch(&self, tenant: TenantId, epoch: i64, added: &AddedConversation) {
+        self.log(tenant, epoch, Some(epoch), added);
+    }
+
+    /// Logs a conversation whose write committed beside others: it moved the epoch to
+    /// `first` (read in its transaction) or later. The counts follow it once an epoch
+    /// read that began after this call bounds it (`bound`).
+    pub fn record_committed(&self, tenant: TenantId, first: i64, added: &AddedConversation) {
+        self.log(tenant, first, None, added);
+    }
+
+    fn log(&self, tenant: TenantId, first: i64, last: Option<i64>, added: &AddedConversation) {
         let mut entries = self.lock();
+        entries.committed += 1;
+        let seq = entries.committed;
         let Some(counts) = entries.tenants.get_mut(&tenant) else {
             return;
         };
@@ -245,8 +271,30 @@ impl SearchCounts {
         counts.log.push_back(Logged {
             first,
             last,
+            seq,
             conversation: added.clone(),
         });
+    }
+
+    /// To take just before reading the tenant's epoch (a search's state, a count, a
+    /// write's own epoch), and to hand to `bound` with what it read.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.lock().committed)
+    }
+
+    /// `epoch` was read by a statement that began after `ticket` was taken: every
+    /// commit logged before the ticket is visible to it, so its epoch is at most
+    /// `epoch`. That bound is all a commit logged by `record_committed` lacks.
+    pub fn bound(&self, tenant: TenantId, ticket: Ticket, epoch: i64) {
+        let mut entries = self.lock();
+        let Some(counts) = entries.tenants.get_mut(&tenant) else {
+            return;
+        };
+        for logged in counts.log.iter_mut() {
+            if logged.last.is_none() && logged.seq <= ticket.0 {
+                logged.last = Some(epoch);
+            }
+        }
     }
 
     /// Takes back a `record` at `epoch` made before a commit that then failed, and any
@@ -258,7 +306,7 @@ impl SearchCounts {
         };
         counts
             .log
-            .retain(|logged| !(logged.first == epoch && logged.last == epoch));
+            .retain(|logged| !(logged.first == epoch && logged.last == Some(epoch)));
         let before = counts.counts.len();
         counts.counts.retain(|_, kept| {
             if kept.latest.epoch < epoch {
@@ -386,7 +434,7 @@ mod tests {
         counts.put(TenantId(2), &all, 7, 1);
         assert!(counts.keeps(t) && !counts.keeps(TenantId(3)));
 
-        counts.record(t, 8, 8, &added("whatsapp", "ayse yilmaz +905321112233"));
+        counts.record_own_epoch(t, 8, &added("whatsapp", "ayse yilmaz +905321112233"));
         assert_eq!(counts.get(t, &all, 8), Some(11));
         assert_eq!(counts.get(t, &whatsapp, 8), Some(5));
         assert_eq!(counts.get(t, &telegram, 8), Some(3), "other channel type");
@@ -400,38 +448,57 @@ mod tests {
 
         // A gap (another process moved the epoch too) leaves the counts to be made
         // again.
-        counts.record(t, 10, 10, &added("whatsapp", "yilmaz"));
+        counts.record_own_epoch(t, 10, &added("whatsapp", "yilmaz"));
         assert_eq!(counts.get(t, &all, 10), None);
         assert_eq!(counts.get(t, &all, 8), Some(11));
     }
 
     #[test]
-    fn additions_that_committed_side_by_side_are_counted_once_they_are_all_known() {
+    fn additions_that_committed_side_by_side_are_counted_once_later_reads_bound_them() {
         let counts = SearchCounts::default();
         let t = TenantId(1);
         let all = search("yilmaz", None);
         counts.put(t, &all, 10, 100);
-        // Three writers read epoch 11 in their transactions (each saw 10 plus itself),
-        // committed in some order, and read 13 after.
-        counts.record(t, 11, 13, &added("whatsapp", "yilmaz"));
-        counts.record(t, 11, 13, &added("whatsapp", "demir"));
-        assert_eq!(counts.get(t, &all, 13), None, "one of the three is unknown");
+        // Three writers read epoch 11 in their transactions (each saw 10 plus itself)
+        // and committed; a search's read began after the first two commits and saw 13.
+        counts.record_committed(t, 11, &added("whatsapp", "yilmaz"));
+        counts.record_committed(t, 11, &added("whatsapp", "demir"));
+        let ticket = counts.ticket();
+        counts.record_committed(t, 11, &added("website", "yilmaz"));
+        counts.bound(t, ticket, 13);
+        assert_eq!(
+            counts.get(t, &all, 13),
+            None,
+            "the third may be after the read's epoch"
+        );
         assert_eq!(
             counts.get(t, &all, 12),
             None,
             "which one came first is unknown"
         );
-        counts.record(t, 11, 13, &added("website", "yilmaz"));
+        // The next read began after all three.
+        let ticket = counts.ticket();
+        counts.bound(t, ticket, 13);
         assert_eq!(counts.get(t, &all, 13), Some(102));
         assert_eq!(counts.get(t, &all, 10), Some(100), "the count before stays");
 
-        // A logged addition whose range reaches past the epoch asked is not counted.
-        counts.record(t, 14, 15, &added("website", "yilmaz"));
+        // An addition no read has bounded yet is not counted.
+        counts.record_committed(t, 14, &added("website", "yilmaz"));
         assert_eq!(counts.get(t, &all, 14), None);
-        counts.record(t, 14, 14, &added("website", "ali"));
+        let ticket = counts.ticket();
+        counts.record_committed(t, 14, &added("website", "ali"));
+        counts.bound(t, ticket, 15);
+        assert_eq!(counts.get(t, &all, 15), None, "the second is unbounded");
+        let ticket = counts.ticket();
+        counts.bound(t, ticket, 15);
         assert_eq!(counts.get(t, &all, 15), Some(103));
         assert_eq!(counts.get_at_least(t, &all, 14), Some(103), "a later count");
         assert_eq!(counts.get_at_least(t, &all, 16), None);
+        // A bound from another tenant's read changes nothing here.
+        counts.record_committed(t, 16, &added("website", "yilmaz"));
+        let ticket = counts.ticket();
+        counts.bound(TenantId(2), ticket, 16);
+        assert_eq!(counts.get(t, &all, 16), None);
     }
 
     #[test]
@@ -440,13 +507,13 @@ mod tests {
         let t = TenantId(1);
         let all = search("yilmaz", None);
         counts.put(t, &all, 8, 11);
-        counts.record(t, 9, 9, &added("website", "yilmaz"));
+        counts.record_own_epoch(t, 9, &added("website", "yilmaz"));
         assert_eq!(counts.get(t, &all, 9), Some(12));
         counts.retract(t, 9);
         assert_eq!(counts.get(t, &all, 9), None);
         assert_eq!(counts.get(t, &all, 8), Some(11));
         // Another writer's conversation gets epoch 9 instead: not ours to count.
-        counts.record(t, 10, 10, &added("website", "yilmaz"));
+        counts.record_own_epoch(t, 10, &added("website", "yilmaz"));
         assert_eq!(counts.get(t, &all, 10), None);
         // A count of only the retracted epoch goes, and the tenant stops keeping.
         let other = SearchCounts::default();
@@ -463,7 +530,7 @@ mod tests {
         counts.put(t, &all, 0, 0);
         let n = MAX_LOGGED as i64 + 1;
         for epoch in 1..=n {
-            counts.record(t, epoch, epoch, &added("website", "yilmaz"));
+            counts.record_own_epoch(t, epoch, &added("website", "yilmaz"));
         }
         assert_eq!(counts.get(t, &all, n), None, "the first addition fell out");
         counts.put(t, &all, 1, 1);

@@ -1,8 +1,8 @@
 //! The `Store` implementation both backends share. It is a macro because sqlx's
 //! executors are typed by database: the SQL below is written once, in the dialect
 //! both SQLite and PostgreSQL accept, and instantiated for each backend. A backend
-//! supplies `reader()`, `writer()`, `poller()`, `begin_write()`, `counter_slot()` and its SQL
-//! `DIALECT`; everything else lives here, and the list request's statements in
+//! supplies `reader()`, `poller()`, `begin_write()` (a `WriteTx`: every write goes through
+//! one), `counter_slot()` and its SQL `DIALECT`; everything else lives here, and the list request's statements in
 //! `plan.rs`.
 
 /// Instantiates the shared `Store` for `$store`, a store over database `$db` whose
@@ -148,18 +148,21 @@ macro_rules! impl_shared_store {
 
             /// Commits a write transaction that added one conversation, `added`, and
             /// changed no search key, and logs it for the tenant's remembered search
-            /// totals (`SearchCounts::record`), so the next search need not count again.
+            /// totals (`search_counts.rs`), so the next search need not count again.
             /// The log needs the epochs the addition may have taken.
-            /// SQLite: `BEGIN IMMEDIATE` excludes every other writer until the commit,
-            /// so the epoch read in the transaction is the addition's own, and it is
-            /// logged before the commit (a reader that sees the commit finds it there;
-            /// one that came in between would count again, and under load those counts
-            /// piled up) and taken back if the commit fails.
+            /// SQLite: the batch transaction (`BEGIN IMMEDIATE`, `group_commit.rs`)
+            /// excludes every other writer, and its members write in turn, so the
+            /// epoch read in the transaction is the addition's own; it is logged before
+            /// the commit (a reader that sees the commit finds it there; one that came
+            /// in between would count again, and under load those counts piled up) and
+            /// taken back if the commit fails.
             /// PostgreSQL: writers commit side by side, so the addition's epoch is one
-            /// of those from the read in the transaction to a read after the commit.
+            /// from the read in the transaction to the first epoch read that begins
+            /// after the commit: another create's, or a search's (`SearchCounts::bound`).
+            /// No read of its own after the commit: that cost every create a round trip.
             async fn commit_adding(
                 &self,
-                mut tx: sqlx::Transaction<'static, $db>,
+                mut tx: WriteTx,
                 tenant: switchboard_core::TenantId,
                 added: &crate::search_counts::AddedConversation,
             ) -> switchboard_core::store::StoreResult<()> {
@@ -168,12 +171,14 @@ macro_rules! impl_shared_store {
                     return tx.commit().await.map_err(db_err);
                 }
                 let sql = crate::plan::search_epoch(tenant);
-                let epoch: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args.clone())
+                let ticket = self.search_counts().ticket();
+                let epoch: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                self.search_counts().bound(tenant, ticket, epoch);
                 if Self::WRITERS_EXCLUSIVE {
-                    self.search_counts().record(tenant, epoch, epoch, added);
+                    self.search_counts().record_own_epoch(tenant, epoch, added);
                     return match tx.commit().await {
                         Ok(()) => Ok(()),
                         Err(e) => {
@@ -183,15 +188,10 @@ macro_rules! impl_shared_store {
                     };
                 }
                 tx.commit().await.map_err(db_err)?;
-                // The write is committed whatever happens now: a failed read only costs
-                // the next search a count.
-                let after = bind_all!(sqlx::query_scalar::<$db, i64>(&sql.sql), sql.args)
-                    .fetch_one(self.reader())
-                    .await;
-                match after {
-                    Ok(after) => self.search_counts().record(tenant, epoch, after, added),
-                    Err(e) => tracing::warn!(error = %e, "reading the search epoch after a commit failed"),
-                }
+                // Logged only now that it is committed: an epoch read that begins after
+                // this may bound it (`SearchCounts::bound`), and every search's and
+                // every other create's read does.
+                self.search_counts().record_committed(tenant, epoch, added);
                 Ok(())
             }
 
@@ -258,14 +258,16 @@ macro_rules! impl_shared_store {
                 name: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<switchboard_core::Tenant> {
+                let mut tx = self.begin_write().await?;
                 let row: crate::rows::TenantRow = sqlx::query_as::<$db, _>(
                     "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at",
                 )
                 .bind(name)
                 .bind(now)
-                .fetch_one(self.writer())
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(crate::rows::db_err)?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(row.into())
             }
 
@@ -294,6 +296,7 @@ macro_rules! impl_shared_store {
                 user: switchboard_core::NewUser,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<switchboard_core::User> {
+                let mut tx = self.begin_write().await?;
                 let row: crate::rows::UserRow = sqlx::query_as::<$db, _>(
                     "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
                      RETURNING id, email, name, password_hash, created_at",
@@ -302,7 +305,7 @@ macro_rules! impl_shared_store {
                 .bind(&user.name)
                 .bind(&user.password_hash)
                 .bind(now)
-                .fetch_one(self.writer())
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| {
                     if crate::rows::is_unique_violation(&e) {
@@ -311,6 +314,7 @@ macro_rules! impl_shared_store {
                         crate::rows::db_err(e)
                     }
                 })?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(row.into())
             }
 
@@ -349,6 +353,7 @@ macro_rules! impl_shared_store {
                 role: switchboard_core::Role,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>(
                     "INSERT INTO tenant_memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
@@ -357,7 +362,7 @@ macro_rules! impl_shared_store {
                 .bind(user.0)
                 .bind(role.as_str())
                 .bind(now)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| {
                     if crate::rows::is_foreign_key_violation(&e) {
@@ -366,6 +371,7 @@ macro_rules! impl_shared_store {
                         crate::rows::db_err(e)
                     }
                 })?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(())
             }
 
@@ -407,6 +413,7 @@ macro_rules! impl_shared_store {
                 token: switchboard_core::NewAccessToken,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<switchboard_core::AccessToken> {
+                let mut tx = self.begin_write().await?;
                 let row: crate::rows::AccessTokenRow = sqlx::query_as::<$db, _>(
                     "INSERT INTO access_tokens (user_id, token_hash, name, scopes, expires_at, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6) \
@@ -418,7 +425,7 @@ macro_rules! impl_shared_store {
                 .bind(token.scopes.join(" "))
                 .bind(token.expires_at)
                 .bind(now)
-                .fetch_one(self.writer())
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| {
                     if crate::rows::is_foreign_key_violation(&e) {
@@ -427,6 +434,7 @@ macro_rules! impl_shared_store {
                         crate::rows::db_err(e)
                     }
                 })?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 Ok(row.into())
             }
 
@@ -466,12 +474,13 @@ macro_rules! impl_shared_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<bool> {
                 use crate::rows::db_err;
+                let mut tx = self.begin_write().await?;
                 let revoked_at: Option<Option<chrono::DateTime<chrono::Utc>>> =
                     sqlx::query_scalar::<$db, Option<chrono::DateTime<chrono::Utc>>>(
                         "SELECT revoked_at FROM access_tokens WHERE id = $1",
                     )
                     .bind(id)
-                    .fetch_optional(self.writer())
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_err)?;
                 match revoked_at {
@@ -483,9 +492,10 @@ macro_rules! impl_shared_store {
                         )
                         .bind(id)
                         .bind(now)
-                        .execute(self.writer())
+                        .execute(&mut *tx)
                         .await
                         .map_err(db_err)?;
+                        tx.commit().await.map_err(db_err)?;
                         Ok(done.rows_affected() == 1)
                     }
                 }
@@ -497,6 +507,7 @@ macro_rules! impl_shared_store {
                 channel: switchboard_core::NewChannel,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<switchboard_core::Channel> {
+                let mut tx = self.begin_write().await?;
                 let row: crate::rows::ChannelRow = sqlx::query_as::<$db, _>(
                     "INSERT INTO channels (tenant_id, type, name, address, inbound_secret_hash, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $6) \
@@ -508,7 +519,7 @@ macro_rules! impl_shared_store {
                 .bind(&channel.address)
                 .bind(&channel.inbound_secret_hash)
                 .bind(now)
-                .fetch_one(self.writer())
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| {
                     if crate::rows::is_foreign_key_violation(&e) {
@@ -517,6 +528,7 @@ macro_rules! impl_shared_store {
                         crate::rows::db_err(e)
                     }
                 })?;
+                tx.commit().await.map_err(crate::rows::db_err)?;
                 row.try_into()
             }
 
@@ -654,10 +666,12 @@ macro_rules! impl_shared_store {
                     (total, None)
                 } else {
                     let state = crate::plan::search_state(tenant, filter);
+                    let ticket = self.search_counts().ticket();
                     let (epoch, base): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&state.sql), state.args)
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(db_err)?;
+                    self.search_counts().bound(tenant, ticket, epoch);
                     let total = match self.search_counts().get(tenant, filter, epoch) {
                         Some(total) => total,
                         None => {
@@ -670,10 +684,12 @@ macro_rules! impl_shared_store {
                                 Some(total) => total,
                                 None => {
                                     let count = crate::plan::search_count(Self::DIALECT, tenant, filter);
+                                    let ticket = self.search_counts().ticket();
                                     let (epoch, total): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&count.sql), count.args)
                                         .fetch_one(&mut *conn)
                                         .await
                                         .map_err(db_err)?;
+                                    self.search_counts().bound(tenant, ticket, epoch);
                                     self.search_counts().put(tenant, filter, epoch, total);
                                     total
                                 }

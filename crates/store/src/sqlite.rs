@@ -1,13 +1,15 @@
 //! Embedded SQLite: one file, WAL journal, durable commits (`synchronous = FULL`).
 //!
 //! Writes go through a pool of exactly one connection, so writers queue in the
-//! process instead of failing with SQLITE_BUSY, and write transactions begin with
-//! `BEGIN IMMEDIATE` so that another process (the CLI) cannot interleave. Reads use
+//! process instead of failing with SQLITE_BUSY, and write transactions share commits
+//! (`group_commit.rs`): each is a savepoint of a batch transaction that begins with
+//! `BEGIN IMMEDIATE`, so that another process (the CLI) cannot interleave. Reads use
 //! their own pool and see committed data only.
 
+use crate::group_commit::{GroupCommit, GroupWrite};
 use crate::{OpenError, StoreOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 use switchboard_core::store::StoreResult;
@@ -16,7 +18,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 pub struct SqliteStore {
     read: SqlitePool,
-    write: SqlitePool,
+    write: std::sync::Arc<GroupCommit>,
+    /// One reader for the once-a-second polls (`poller()`).
+    poll: SqlitePool,
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
     /// Keeps the memory collector (`sqlite_memory::collect_now_and_then`) running.
@@ -53,18 +57,26 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)?;
         }
         // The writer opens (and creates) the file first, so readers find it in WAL mode.
+        // It is never closed for age or idleness: it may be inside a batch
+        // transaction while it waits in the pool (`group_commit.rs`).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
             .connect_with(connect.clone())
             .await
             .map_err(OpenError::Connect)?;
+        let reading = connect.read_only(true).pragma("cache_size", "-2000");
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .idle_timeout(options.pool_idle_timeout())
-            .connect_with(connect.read_only(true).pragma("cache_size", "-2000"))
+            .connect_with(reading.clone())
             .await
             .map_err(OpenError::Connect)?;
+        let poll = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(reading.pragma("cache_size", "-200"));
         let collecting = std::sync::Arc::new(());
         if let (true, Some(period)) = (on_mimalloc, options.pool_idle_timeout()) {
             crate::sqlite_memory::collect_now_and_then(
@@ -74,7 +86,8 @@ impl SqliteStore {
         }
         Ok(Self {
             read,
-            write,
+            write: GroupCommit::new(write),
+            poll,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
             _collecting: collecting,
@@ -82,29 +95,26 @@ impl SqliteStore {
     }
 
     pub async fn migrate(&self) -> Result<usize, OpenError> {
-        let before = applied(&self.write).await;
-        MIGRATOR.run(&self.write).await?;
-        Ok(applied(&self.write).await.saturating_sub(before))
+        let before = applied(self.write.pool()).await;
+        MIGRATOR.run(self.write.pool()).await?;
+        Ok(applied(self.write.pool()).await.saturating_sub(before))
     }
 
     async fn close_pools(&self) {
         self.read.close().await;
+        self.poll.close().await;
         // Closing the writer checkpoints the WAL into the database file.
-        self.write.close().await;
+        self.write.pool().close().await;
     }
 
     fn reader(&self) -> &SqlitePool {
         &self.read
     }
 
-    fn writer(&self) -> &SqlitePool {
-        &self.write
-    }
-
-    /// For the once-a-second polls: the writer's one connection, which stays open
-    /// anyway, so that the readers can go idle.
+    /// For the once-a-second polls: a reader of their own, so that the other readers
+    /// can go idle, and not the writer, which may be inside an uncommitted batch.
     fn poller(&self) -> &SqlitePool {
-        &self.write
+        &self.poll
     }
 
     fn search_counts(&self) -> &crate::search_counts::SearchCounts {
@@ -115,12 +125,8 @@ impl SqliteStore {
         self.search_walk_max
     }
 
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        let write = self.write.clone();
-        crate::rows::begin_whatever_the_caller_does(async move {
-            write.begin_with("BEGIN IMMEDIATE").await
-        })
-        .await
+    async fn begin_write(&self) -> StoreResult<WriteTx> {
+        self.write.begin().await
     }
 
     /// One writer at a time: a single counter row per key never contends.
@@ -137,6 +143,9 @@ impl SqliteStore {
     /// other writer.
     const ROW_LOCK: &'static str = "";
 }
+
+/// A write transaction of the shared store code.
+type WriteTx = GroupWrite;
 
 async fn applied(pool: &SqlitePool) -> usize {
     sqlx::query_scalar::<Sqlite, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
