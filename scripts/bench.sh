@@ -22,6 +22,8 @@
 #   BENCH_BUILD [1]  0 uses the binaries already in target/<profile>
 #   BENCH_IDLE_WAIT [65]  seconds of quiet after the load before the idle RSS
 #   SOAK_MINUTES [10]  length of the soak
+#   BENCH_ONLY [all]  the scenarios to run, e.g. "C1 I1" (raw ones included: "L1-raw");
+#                     for a quick look while working, not for BENCHMARKS.md's tables
 #
 # Seeded databases and their reports are kept in .bench/ (gitignored) and reused until
 # a run writes to them (C1, I1, the soak); then the next run seeds again.
@@ -152,10 +154,14 @@ start_server() { # URL
 rss_kib() { awk -v f="$1" '$1 == f":" {print $2}' "/proc/$server_pid/status"; }
 run_counter=0
 
+# selected NAME: whether BENCH_ONLY (when set) names the scenario.
+selected() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
 # scenario NAME METHOD PATH [BODY] [EXTRA_HEADER]: warm-up, then the measured run;
 # prints the result as one JSON object with the server's peak RSS during the run.
 scenario() {
   local name=$1 method=$2 path=$3 body=${4:-} extra=${5:-} headers result
+  selected "$name" || return 0
   headers="Authorization: Bearer $token"$'\n'"X-Tenant: $tenant"
   [ -n "$extra" ] && headers="$extra"
   [ "$extra" = none ] && headers=""
@@ -177,6 +183,7 @@ scenario() {
 # raw NAME [bench raw options]: the server's SQL for that request, without the server.
 raw() {
   local name=$1 result
+  selected "$name" || return 0
   shift
   result=$("$bench_bin" raw --database-url "$url" --report "$report" --concurrency "$concurrency" \
     --seconds "$seconds" --warmup-seconds "$warmup" "$@")

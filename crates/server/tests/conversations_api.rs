@@ -22,6 +22,7 @@ backend_tests!(
     concurrent_creates_of_one_address_yield_one_conversation,
     blacklist_entry_is_shown_while_it_blocks,
     show_one_conversation,
+    a_new_conversation_reads_back_as_answered_on_every_channel_type,
 );
 
 /// Every key of the seed's ConversationResource, with its JSON type.
@@ -921,4 +922,67 @@ async fn show_one_conversation(app: TestApp) {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "not_found");
     }
+}
+
+/// PostgreSQL creates a new key's conversation in one statement that builds the answer
+/// from what it wrote (`plan::create_conversation_in_one_statement`); SQLite reads it
+/// back. Either way the answer is what every later read shows, and the search keys and
+/// cached search totals include it at once.
+async fn a_new_conversation_reads_back_as_answered_on_every_channel_type(app: TestApp) {
+    let m = app.member("Clinic").await;
+    for (i, channel_type) in ChannelType::ALL.into_iter().enumerate() {
+        let channel = app
+            .channel(m.tenant, channel_type, channel_type.as_str())
+            .await;
+        let whatsapp = channel_type == ChannelType::Whatsapp;
+        let address = match channel_type {
+            ChannelType::Whatsapp => "+90 532 700 00 01".to_string(),
+            ChannelType::Telegram => format!("@sule{i}"),
+            _ => format!("sule{i}"),
+        };
+        let (status, created) = app
+            .create_conversation(
+                &m,
+                json!({"channel_id": channel, "address": address, "first_name": "Şule", "last_name": "Öztürk"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{channel_type:?}: {created}");
+        let data = &created["data"];
+        assert_seed_shape(data);
+        assert_eq!(data["channel"]["id"], channel);
+        assert_eq!(data["channel"]["type"], channel_type.as_str());
+        assert_eq!(
+            data["unread_count"], "0",
+            "the seed answers counts as strings"
+        );
+        assert!(data["blacklist"].is_null(), "{data}");
+        assert_eq!(data["customer"]["first_name"], "Şule");
+        assert_eq!(
+            data["customer"]["phone_number"].is_string(),
+            whatsapp,
+            "only a WhatsApp address is a phone number: {data}"
+        );
+        let id = data["id"].as_i64().expect("id");
+        let shown: Value = app
+            .get(&m, &format!("/api/v1/conversations/{id}"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(shown["data"], *data, "{channel_type:?}");
+        // Counted at once: the total, and a search total kept from the previous round.
+        let found = app.list(&m, "search=%C3%B6zt%C3%BCrk").await;
+        assert_eq!(found["meta"]["total"], i + 1, "{channel_type:?}: {found}");
+        assert_eq!(app.list(&m, "").await["meta"]["total"], i + 1);
+        let again = app
+            .create_conversation(&m, json!({"channel_id": channel, "address": address}))
+            .await;
+        assert_eq!(again.0, 200, "{again:?}");
+        assert_eq!(again.1["data"]["id"], id);
+    }
+    let by_phone = app.list(&m, "search=5327000001").await;
+    assert_eq!(by_phone["meta"]["total"], 1, "{by_phone}");
+    assert_eq!(by_phone["data"][0]["channel"]["type"], "whatsapp");
 }

@@ -24,6 +24,42 @@ macro_rules! impl_messaging_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            /// The stored conversation of an inbound message's key, locked (`ROW_LOCK`),
+            /// with all the delivery decides by, in one round trip: its customer's
+            /// names, the blacklist entry blocking the customer at `now`, and the
+            /// message already stored under the delivery's `external_id`. That message
+            /// is looked for in the statement's snapshot, which may predate a
+            /// concurrent delivery we waited for at the lock; then our insert of it
+            /// violates `messages_external_id` and `ingest` looks again.
+            async fn find_inbound_key(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                channel_id: i64,
+                message: &switchboard_core::InboundMessage,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<Option<crate::rows::InboundKeyRow>> {
+                let sql = format!(
+                    "SELECT c.id, c.customer_id, cu.first_name, cu.last_name, \
+                     (SELECT b.id FROM channel_blacklists b WHERE b.tenant_id = $1 AND b.channel_id = $2 \
+                      AND b.customer_id = c.customer_id AND b.deleted_at IS NULL AND b.is_active \
+                      AND (b.expires_at IS NULL OR b.expires_at > $4) LIMIT 1) AS blocking_id, \
+                     (SELECT m.id FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = c.id \
+                      AND m.external_id = $5 LIMIT 1) AS seen_message_id \
+                     FROM conversations c JOIN customers cu ON cu.tenant_id = c.tenant_id AND cu.id = c.customer_id \
+                     WHERE c.tenant_id = $1 AND c.channel_id = $2 AND c.address = $3{}",
+                    Self::ROW_LOCK
+                );
+                sqlx::query_as::<$db, crate::rows::InboundKeyRow>(&sql)
+                    .bind(tenant.0)
+                    .bind(channel_id)
+                    .bind(&message.address)
+                    .bind(now)
+                    .bind(&message.external_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(crate::rows::db_err)
+            }
+
             /// With `lock`, inside a write transaction, also locks the row (`ROW_LOCK`).
             async fn conversation_channel(
                 conn: &mut $conn,
@@ -32,7 +68,7 @@ macro_rules! impl_messaging_store {
                 lock: bool,
             ) -> switchboard_core::store::StoreResult<Option<i64>> {
                 let sql = format!(
-                    "SELECT channel_id FROM conversations WHERE tenant_id = $1 AND id = $2{}",
+                    "SELECT channel_id FROM conversations c WHERE tenant_id = $1 AND id = $2{}",
                     if lock { Self::ROW_LOCK } else { "" }
                 );
                 sqlx::query_scalar::<$db, i64>(&sql)
@@ -916,20 +952,10 @@ macro_rules! impl_messaging_store {
                     let mut tx = self.begin_write().await?;
                     // Set when this delivery starts a conversation (`commit_adding`).
                     let mut added = None;
-                    let conversation_id = match Self::find_conversation_key(&mut *tx, tenant, channel.id, &new.address).await? {
-                        Some((id, customer_id)) => {
-                            let blocking: Option<i64> = sqlx::query_scalar::<$db, i64>(
-                                "SELECT id FROM channel_blacklists WHERE tenant_id = $1 AND channel_id = $2 AND customer_id = $3 \
-                                 AND deleted_at IS NULL AND is_active AND (expires_at IS NULL OR expires_at > $4)",
-                            )
-                            .bind(tenant.0)
-                            .bind(channel.id)
-                            .bind(customer_id)
-                            .bind(now)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                            if let Some(blacklist_id) = blocking {
+                    let known = Self::find_inbound_key(&mut *tx, tenant, channel.id, &message, now).await?;
+                    let conversation_id = match known {
+                        Some(known) => {
+                            if let Some(blacklist_id) = known.blocking_id {
                                 sqlx::query::<$db>(
                                     "UPDATE channel_blacklists SET blocked_messages = blocked_messages + 1, last_blocked_at = $3 \
                                      WHERE tenant_id = $1 AND id = $2",
@@ -943,23 +969,13 @@ macro_rules! impl_messaging_store {
                                 tx.commit().await.map_err(db_err)?;
                                 return Ok(IngestOutcome::Blocked { blacklist_id });
                             }
-                            if let Some(external_id) = &message.external_id {
-                                let seen: Option<i64> = sqlx::query_scalar::<$db, i64>(
-                                    "SELECT id FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND external_id = $3",
-                                )
-                                .bind(tenant.0)
-                                .bind(id)
-                                .bind(external_id)
-                                .fetch_optional(&mut *tx)
-                                .await
-                                .map_err(db_err)?;
-                                if let Some(message_id) = seen {
-                                    tx.rollback().await.map_err(db_err)?;
-                                    return Ok(IngestOutcome::Duplicate { conversation_id: id, message_id });
-                                }
+                            if let Some(message_id) = known.seen_message_id {
+                                tx.rollback().await.map_err(db_err)?;
+                                return Ok(IngestOutcome::Duplicate { conversation_id: known.id, message_id });
                             }
-                            Self::fill_customer_names(&mut *tx, tenant, customer_id, &new, now).await?;
-                            id
+                            let stored = (known.first_name, known.last_name);
+                            Self::fill_read_customer_names(&mut *tx, tenant, known.customer_id, stored, &new, now).await?;
+                            known.id
                         }
                         None => match Self::insert_conversation(&mut *tx, tenant, &new, sent_at.min(now)).await? {
                             Some((id, new_conversation)) => {

@@ -115,11 +115,56 @@ fn counter_sum(b: &mut SqlBuilder, table: &str, tenant: TenantId, channel_type: 
 /// counters) and every new search key (`search_changes`, kept by a trigger), so a
 /// search total counted at one epoch is exact for as long as the epoch stays.
 fn push_search_epoch(b: &mut SqlBuilder, tenant: TenantId) {
-    b.push("CAST(");
-    counter_sum(b, "conversation_counts", tenant, None);
-    b.push(" + ");
-    counter_sum(b, "search_changes", tenant, None);
-    b.push(" AS BIGINT)");
+    let tenant = b.param(Arg::Int(tenant.0));
+    b.push(&search_epoch_of(&tenant));
+}
+
+/// `push_search_epoch` of the tenant in the SQL expression `tenant`.
+fn search_epoch_of(tenant: &str) -> String {
+    format!(
+        "CAST(COALESCE((SELECT SUM(n) FROM conversation_counts WHERE tenant_id = {tenant}), 0) \
+         + COALESCE((SELECT SUM(n) FROM search_changes WHERE tenant_id = {tenant}), 0) AS BIGINT)"
+    )
+}
+
+/// PostgreSQL: creates the conversation of a key not stored yet, with its customer and
+/// its count, in one statement that commits on its own, and selects it as
+/// `CONVERSATION_COLUMNS` plus `epoch`: the tenant's search epoch before it (the
+/// statement's sub-statements cannot see each other's writes).
+/// `$1` tenant, `$2` channel, `$3` address, `$4` first name, `$5` last name, `$6` now,
+/// `$7`/`$8` the customer's search key with/without the address as its phone,
+/// `$9`/`$10` the conversation's, `$11` the counter slot.
+/// No row: the channel is not the tenant's (or is deleted), or the key is stored. A
+/// unique violation: a concurrent create of the same key won. Either way nothing was
+/// written, and the caller goes the long way (`create_conversation`).
+/// The new customer cannot be blacklisted yet, so the blacklist columns are null.
+pub fn create_conversation_in_one_statement() -> String {
+    format!(
+        "WITH ch AS (\
+             SELECT id, name, type, address FROM channels \
+             WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND NOT EXISTS (\
+                 SELECT 1 FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND address = $3)), \
+         cu AS (\
+             INSERT INTO customers (tenant_id, first_name, last_name, phone_number, default_channel_id, \
+                 search_key, created_at, updated_at) \
+             SELECT $1, $4, $5, CASE WHEN ch.type = 'whatsapp' THEN $3 END, ch.id, \
+                 CASE WHEN ch.type = 'whatsapp' THEN $7 ELSE $8 END, $6, $6 FROM ch \
+             RETURNING id, first_name, last_name, phone_number, email, avatar_url), \
+         c AS (\
+             INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, search_key, \
+                 activity_at, created_at, updated_at) \
+             SELECT $1, ch.id, ch.type, cu.id, $3, CASE WHEN ch.type = 'whatsapp' THEN $9 ELSE $10 END, \
+                 $6, $6, $6 FROM ch CROSS JOIN cu \
+             RETURNING *), \
+         counted AS (\
+             INSERT INTO conversation_counts (tenant_id, channel_type, slot, n) \
+             SELECT tenant_id, channel_type, $11, 1 FROM c \
+             ON CONFLICT (tenant_id, channel_type, slot) DO UPDATE SET n = conversation_counts.n + 1) \
+         SELECT {CONVERSATION_COLUMNS}, {epoch} AS epoch \
+         FROM c JOIN ch ON ch.id = c.channel_id JOIN cu ON cu.id = c.customer_id \
+         LEFT JOIN channel_blacklists b ON FALSE",
+        epoch = search_epoch_of("$1"),
+    )
 }
 
 /// The tenant's search epoch alone: what a write that added a conversation reads, in

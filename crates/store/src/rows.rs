@@ -166,6 +166,26 @@ fn parse_channel_type(s: &str) -> Result<ChannelType, StoreError> {
     s.parse().map_err(|_| corrupt("channel type", s))
 }
 
+/// An inbound message's stored conversation (`find_inbound_key`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct InboundKeyRow {
+    pub id: i64,
+    pub customer_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub blocking_id: Option<i64>,
+    pub seen_message_id: Option<i64>,
+}
+
+/// A conversation created in one statement, with the search epoch it read
+/// (`plan::create_conversation_in_one_statement`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct CreatedConversationRow {
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
+    pub epoch: i64,
+}
+
 /// Conversation columns with their channel and customer; see `CONVERSATION_COLUMNS`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConversationRow {
@@ -411,10 +431,15 @@ impl SqlBuilder {
 
     /// Appends a placeholder for `arg`.
     pub fn arg(&mut self, arg: Arg) -> &mut Self {
-        self.args.push(arg);
-        self.sql.push('$');
-        self.sql.push_str(&self.args.len().to_string());
+        let placeholder = self.param(arg);
+        self.sql.push_str(&placeholder);
         self
+    }
+
+    /// Adds `arg` and returns its placeholder, for SQL that uses it more than once.
+    pub fn param(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
     }
 }
 

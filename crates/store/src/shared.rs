@@ -57,7 +57,7 @@ macro_rules! impl_shared_store {
                 address: &str,
             ) -> switchboard_core::store::StoreResult<Option<(i64, i64)>> {
                 let sql = format!(
-                    "SELECT id, customer_id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND address = $3{}",
+                    "SELECT id, customer_id FROM conversations c WHERE tenant_id = $1 AND channel_id = $2 AND address = $3{}",
                     Self::ROW_LOCK
                 );
                 sqlx::query_as::<$db, (i64, i64)>(&sql)
@@ -195,6 +195,64 @@ macro_rules! impl_shared_store {
                 Ok(())
             }
 
+            /// A new key's conversation in one statement that commits on its own, where
+            /// the backend has one (`one_statement_writer`); `None` when the long way
+            /// must decide: the key is stored, the channel is not there, or a concurrent
+            /// create of the key won. Nothing is written then.
+            /// Its epoch is logged for the search counts as `commit_adding` logs a
+            /// PostgreSQL create's: the statement read the epoch without its own
+            /// addition, so the addition took that epoch plus one or a later one.
+            async fn create_in_one_statement(
+                &self,
+                tenant: switchboard_core::TenantId,
+                new: &switchboard_core::NewConversation,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Conversation>> {
+                use crate::rows::*;
+                use switchboard_core::search::{conversation_key, customer_key};
+                let Some(pool) = self.one_statement_writer() else {
+                    return Ok(None);
+                };
+                let (first, last) = (new.first_name.as_deref(), new.last_name.as_deref());
+                let phone = Some(new.address.as_str());
+                // The statement picks by the channel's type: its address is a WhatsApp
+                // customer's phone number.
+                let whatsapp_key = conversation_key(first, last, &new.address, phone);
+                let other_key = conversation_key(first, last, &new.address, None);
+                let ticket = self.search_counts().ticket();
+                let created = sqlx::query_as::<$db, CreatedConversationRow>(&crate::plan::create_conversation_in_one_statement())
+                    .bind(tenant.0)
+                    .bind(new.channel_id)
+                    .bind(&new.address)
+                    .bind(&new.first_name)
+                    .bind(&new.last_name)
+                    .bind(now)
+                    .bind(customer_key(first, last, phone, None))
+                    .bind(customer_key(first, last, None, None))
+                    .bind(&whatsapp_key)
+                    .bind(&other_key)
+                    .bind(Self::counter_slot())
+                    .fetch_optional(pool)
+                    .await;
+                let row = match created {
+                    Ok(Some(row)) => row,
+                    Ok(None) => return Ok(None),
+                    Err(e) if is_unique_violation(&e) => return Ok(None),
+                    Err(e) => return Err(db_err(e)),
+                };
+                let CreatedConversationRow { conversation, epoch } = row;
+                if self.search_counts().keeps(tenant) {
+                    self.search_counts().bound(tenant, ticket, epoch);
+                    let whatsapp = conversation.channel_type == "whatsapp";
+                    let added = crate::search_counts::AddedConversation {
+                        channel_type: conversation.channel_type.clone(),
+                        search_key: if whatsapp { whatsapp_key } else { other_key },
+                    };
+                    self.search_counts().record_committed(tenant, epoch + 1, &added);
+                }
+                conversation.into_conversation().map(Some)
+            }
+
             /// Gives a customer the names it lacks and re-keys its conversations' search.
             async fn fill_customer_names(
                 conn: &mut $conn,
@@ -204,7 +262,7 @@ macro_rules! impl_shared_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<()> {
                 use crate::rows::db_err;
-                let (first, last): (Option<String>, Option<String>) = sqlx::query_as::<$db, _>(
+                let stored: (Option<String>, Option<String>) = sqlx::query_as::<$db, _>(
                     "SELECT first_name, last_name FROM customers WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.0)
@@ -212,6 +270,21 @@ macro_rules! impl_shared_store {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
+                Self::fill_read_customer_names(conn, tenant, customer_id, stored, new, now).await
+            }
+
+            /// `fill_customer_names` of a customer whose names (`stored`: first, last)
+            /// the caller has read in this transaction.
+            async fn fill_read_customer_names(
+                conn: &mut $conn,
+                tenant: switchboard_core::TenantId,
+                customer_id: i64,
+                stored: (Option<String>, Option<String>),
+                new: &switchboard_core::NewConversation,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> switchboard_core::store::StoreResult<()> {
+                use crate::rows::db_err;
+                let (first, last) = stored;
                 let first_filled = first.is_none() && new.first_name.is_some();
                 let last_filled = last.is_none() && new.last_name.is_some();
                 if !first_filled && !last_filled {
@@ -557,6 +630,9 @@ macro_rules! impl_shared_store {
             ) -> switchboard_core::store::StoreResult<switchboard_core::Created<switchboard_core::Conversation>> {
                 use crate::rows::db_err;
                 use switchboard_core::{Created, StoreError};
+                if let Some(conversation) = self.create_in_one_statement(tenant, &new, now).await? {
+                    return Ok(Created { value: conversation, created: true });
+                }
                 // At most two rounds: a concurrent create of the same key makes our
                 // insert a no-op, and the second round then finds its row.
                 for _ in 0..2 {

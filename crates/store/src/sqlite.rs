@@ -142,6 +142,12 @@ impl SqliteStore {
     /// Nothing to add: a write transaction (`BEGIN IMMEDIATE`) already excludes every
     /// other writer.
     const ROW_LOCK: &'static str = "";
+
+    /// None: SQLite has no writing statements inside `WITH`, and its writes are
+    /// batched (`group_commit.rs`), so a create takes its several statements.
+    fn one_statement_writer(&self) -> Option<&SqlitePool> {
+        None
+    }
 }
 
 /// A write transaction of the shared store code.
