@@ -138,8 +138,10 @@ fn search_epoch_of(tenant: &str) -> String {
 /// unique violation: a concurrent create of the same key won. Either way nothing was
 /// written, and the caller goes the long way (`create_conversation`).
 /// The new customer cannot be blacklisted yet, so the blacklist columns are null.
-pub fn create_conversation_in_one_statement() -> String {
-    format!(
+/// Built once: every create on PostgreSQL runs it.
+pub fn create_conversation_in_one_statement() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
         "WITH ch AS (\
              SELECT id, name, type, address FROM channels \
              WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND NOT EXISTS (\
@@ -165,6 +167,8 @@ pub fn create_conversation_in_one_statement() -> String {
          LEFT JOIN channel_blacklists b ON FALSE",
         epoch = search_epoch_of("$1"),
     )
+    });
+    &SQL
 }
 
 /// The tenant's search epoch alone: what a write that added a conversation reads, in

@@ -220,7 +220,7 @@ macro_rules! impl_shared_store {
                 let whatsapp_key = conversation_key(first, last, &new.address, phone);
                 let other_key = conversation_key(first, last, &new.address, None);
                 let ticket = self.search_counts().ticket();
-                let created = sqlx::query_as::<$db, CreatedConversationRow>(&crate::plan::create_conversation_in_one_statement())
+                let created = sqlx::query_as::<$db, CreatedConversationRow>(crate::plan::create_conversation_in_one_statement())
                     .bind(tenant.0)
                     .bind(new.channel_id)
                     .bind(&new.address)
