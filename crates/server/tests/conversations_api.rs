@@ -924,10 +924,10 @@ async fn show_one_conversation(app: TestApp) {
     }
 }
 
-/// PostgreSQL creates a new key's conversation in one statement that builds the answer
-/// from what it wrote (`plan::create_conversation_in_one_statement`); SQLite reads it
-/// back. Either way the answer is what every later read shows, and the search keys and
-/// cached search totals include it at once.
+/// A new key's conversation is made in one round trip that builds the answer from what
+/// it wrote (`plan::create_conversation_at_once`: one statement on PostgreSQL, one
+/// script on SQLite). The answer is what every later read shows, and the search keys
+/// and cached search totals include it at once.
 async fn a_new_conversation_reads_back_as_answered_on_every_channel_type(app: TestApp) {
     let m = app.member("Clinic").await;
     for (i, channel_type) in ChannelType::ALL.into_iter().enumerate() {

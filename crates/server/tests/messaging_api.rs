@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Member, TestApp};
+use common::{ids, Member, TestApp};
 use serde_json::{json, Value};
 use switchboard_core::{ChannelType, DeliveryStatus, TenantId};
 
@@ -11,6 +11,7 @@ backend_tests!(
     send_list_edit_and_delete_messages,
     idempotency_key_replays_and_stores_once,
     inbound_ingest_moves_unread_and_read_resets_it,
+    inbound_to_a_stored_conversation_fills_names_and_keeps_later_activity,
     agent_switch_expires_without_a_background_job,
     blacklist_lifecycle_and_blocked_ingest,
     channels_crud_roles_and_secret_rotation,
@@ -443,6 +444,116 @@ async fn inbound_ingest_moves_unread_and_read_resets_it(app: TestApp) {
     assert_eq!(
         body["errors"]["message"][0],
         "The message field is required."
+    );
+}
+
+/// A delivery to a conversation that is already stored: on PostgreSQL one statement
+/// when there is nothing else to decide, the long way when the customer lacks a name
+/// the delivery brings (or is blocked, or the copy is stored). Both must leave the
+/// same conversation behind.
+async fn inbound_to_a_stored_conversation_fills_names_and_keeps_later_activity(app: TestApp) {
+    let s = setup(&app).await;
+    // The customer has a first name only: the delivery's last name fills the gap, its
+    // first name does not replace the stored one.
+    app.advance(5);
+    let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+905321234567", "message": "Merhaba", "first_name": "Başka", "last_name": "Yılmaz", "external_id": "in-1"})).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("stored")),
+        "{body}"
+    );
+    assert_eq!(body["conversation_id"], s.conversation);
+    let first_message = body["message_id"].as_i64().expect("message id");
+    let c = conversation(&app, &s.m, s.conversation).await;
+    assert_eq!(c["display_name"], "Ayşe Yılmaz");
+    assert_eq!(c["customer"]["id"], s.customer);
+    assert_eq!(c["unread_count"], "1");
+    let found = app.list(&s.m, "search=Y%C4%B1lmaz").await;
+    assert_eq!(ids(&found), vec![s.conversation], "{found}");
+    // Both names stored now: the next delivery stores its message and nothing else.
+    app.advance(5);
+    let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+905321234567", "message": "Yarın uygun musunuz?", "first_name": "Başka", "last_name": "Biri", "external_id": "in-2"})).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("stored")),
+        "{body}"
+    );
+    assert_eq!(body["conversation_id"], s.conversation);
+    let second_message = body["message_id"].as_i64().expect("message id");
+    assert!(second_message > first_message);
+    let c = conversation(&app, &s.m, s.conversation).await;
+    assert_eq!(c["display_name"], "Ayşe Yılmaz");
+    assert_eq!(c["unread_count"], "2");
+    assert_eq!(c["last_message"], "Yarın uygun musunuz?");
+    assert_eq!(c["last_message_is_customer"], true);
+    // A newer conversation goes on top.
+    app.advance(5);
+    let (status, body) = app
+        .create_conversation(
+            &s.m,
+            json!({"channel_id": s.channel, "address": "+905329876543", "first_name": "Mehmet"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let newer = body["data"]["id"].as_i64().expect("id");
+    assert_eq!(ids(&app.list(&s.m, "").await), vec![newer, s.conversation]);
+    // A delivery sent long ago is the conversation's last message, but does not move
+    // its activity back or up: the newer conversation stays on top.
+    app.advance(5);
+    let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+905321234567", "message": "Geç gelen mesaj", "external_id": "in-3", "sent_at": "2020-01-01T09:00:00Z"})).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("stored")),
+        "{body}"
+    );
+    let c = conversation(&app, &s.m, s.conversation).await;
+    assert_eq!(c["last_message"], "Geç gelen mesaj");
+    assert_eq!(c["unread_count"], "3");
+    assert_eq!(ids(&app.list(&s.m, "").await), vec![newer, s.conversation]);
+    // A current one moves it to the top.
+    app.advance(5);
+    let (status, body) = inbound(
+        &app,
+        s.channel,
+        &s.secret,
+        json!({"address": "+905321234567", "message": "Hâlâ bekliyorum", "external_id": "in-4"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("stored")),
+        "{body}"
+    );
+    assert_eq!(ids(&app.list(&s.m, "").await), vec![s.conversation, newer]);
+    // Replays of each answer with the message stored first, and store nothing.
+    for (external_id, message_id) in [("in-1", first_message), ("in-2", second_message)] {
+        let (status, body) = inbound(
+            &app,
+            s.channel,
+            &s.secret,
+            json!({"address": "+905321234567", "message": "again", "external_id": external_id}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("duplicate")),
+            "{body}"
+        );
+        assert_eq!(body["message_id"], message_id);
+    }
+    let c = conversation(&app, &s.m, s.conversation).await;
+    assert_eq!(c["unread_count"], "4");
+    let (status, messages) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    assert_eq!(status, 200, "{messages}");
+    assert_eq!(
+        messages["data"].as_array().expect("data").len(),
+        4,
+        "{messages}"
     );
 }
 

@@ -127,6 +127,17 @@ fn search_epoch_of(tenant: &str) -> String {
     )
 }
 
+/// Creates the conversation of a key not stored yet, with its customer and its
+/// count, in one round trip, and selects it as `CONVERSATION_COLUMNS` plus `epoch`.
+/// By dialect: `create_conversation_in_one_statement` (PostgreSQL) and
+/// `create_conversation_in_one_script` (SQLite).
+pub fn create_conversation_at_once(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => create_conversation_in_one_statement(),
+        Dialect::Sqlite => create_conversation_in_one_script(),
+    }
+}
+
 /// PostgreSQL: creates the conversation of a key not stored yet, with its customer and
 /// its count, in one statement that commits on its own, and selects it as
 /// `CONVERSATION_COLUMNS` plus `epoch`: the tenant's search epoch before it (the
@@ -139,7 +150,7 @@ fn search_epoch_of(tenant: &str) -> String {
 /// written, and the caller goes the long way (`create_conversation`).
 /// The new customer cannot be blacklisted yet, so the blacklist columns are null.
 /// Built once: every create on PostgreSQL runs it.
-pub fn create_conversation_in_one_statement() -> &'static str {
+fn create_conversation_in_one_statement() -> &'static str {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
         "WITH ch AS (\
@@ -170,6 +181,78 @@ pub fn create_conversation_in_one_statement() -> &'static str {
     });
     &SQL
 }
+
+/// SQLite, which has no writing statements inside `WITH`: the same in one script of
+/// four statements, sent as one query (sqlx binds each statement's `$n` from the one
+/// argument list) inside a write transaction of the single writer. Each statement
+/// goes on only if the one before it changed a row (`changes()`), and takes the row
+/// it made by `last_insert_rowid()`; the writer is exclusive, so the key checked
+/// absent in the first stays absent. The final select sees the new conversation, so
+/// its `epoch` includes the addition (`SearchCounts::record_own_epoch`).
+/// The arguments are `create_conversation_in_one_statement`'s. No row: the channel is
+/// not the tenant's (or is deleted), or the key is stored; nothing was written.
+fn create_conversation_in_one_script() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO customers (tenant_id, first_name, last_name, phone_number, default_channel_id, \
+                 search_key, created_at, updated_at) \
+             SELECT $1, $4, $5, CASE WHEN ch.type = 'whatsapp' THEN $3 END, ch.id, \
+                 CASE WHEN ch.type = 'whatsapp' THEN $7 ELSE $8 END, $6, $6 FROM channels ch \
+             WHERE ch.tenant_id = $1 AND ch.id = $2 AND ch.deleted_at IS NULL AND NOT EXISTS (\
+                 SELECT 1 FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND address = $3); \
+             INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, search_key, \
+                 activity_at, created_at, updated_at) \
+             SELECT $1, ch.id, ch.type, last_insert_rowid(), $3, \
+                 CASE WHEN ch.type = 'whatsapp' THEN $9 ELSE $10 END, $6, $6, $6 FROM channels ch \
+             WHERE ch.tenant_id = $1 AND ch.id = $2 AND changes() = 1; \
+             INSERT INTO conversation_counts (tenant_id, channel_type, slot, n) \
+             SELECT tenant_id, channel_type, $11, 1 FROM conversations \
+             WHERE tenant_id = $1 AND id = last_insert_rowid() AND changes() = 1 \
+             ON CONFLICT (tenant_id, channel_type, slot) DO UPDATE SET n = conversation_counts.n + 1; \
+             SELECT {CONVERSATION_COLUMNS}, {epoch} AS epoch \
+             FROM conversations c {CONVERSATION_JOINS} LEFT JOIN channel_blacklists b ON FALSE \
+             WHERE c.tenant_id = $1 AND c.channel_id = $2 AND c.address = $3 AND changes() = 1",
+            epoch = search_epoch_of("$1"),
+        )
+    });
+    &SQL
+}
+
+/// PostgreSQL: stores an inbound message in the stored conversation of its key, in one
+/// statement that commits on its own: it locks the conversation (as the long way's
+/// `find_inbound_key` does), inserts the message and moves the conversation's last
+/// message, unread count and activity. Selects `(conversation_id, message_id)`.
+/// No row: there is no conversation of the key, or the delivery is one the long way
+/// must decide (its customer is blocked on the channel, lacks a name the delivery
+/// brings, or the `external_id` is stored). A unique violation on
+/// `messages_external_id`: a concurrent copy of the delivery, committed while this one
+/// waited for the lock, won. Either way nothing was written, and the caller goes the
+/// long way (`ingest`).
+/// `$1` tenant, `$2` channel, `$3` address, `$4` message type, `$5` body, `$6` external
+/// id, `$7` sent at, `$8` now, `$9`/`$10` the delivery's first and last name.
+pub const INGEST_INTO_STORED_CONVERSATION: &str = "WITH k AS (\
+         SELECT c.id FROM conversations c \
+         JOIN customers cu ON cu.tenant_id = c.tenant_id AND cu.id = c.customer_id \
+         WHERE c.tenant_id = $1 AND c.channel_id = $2 AND c.address = $3 \
+         AND (cu.first_name IS NOT NULL OR CAST($9 AS TEXT) IS NULL) \
+         AND (cu.last_name IS NOT NULL OR CAST($10 AS TEXT) IS NULL) \
+         AND NOT EXISTS (SELECT 1 FROM channel_blacklists b WHERE b.tenant_id = $1 AND b.channel_id = $2 \
+             AND b.customer_id = c.customer_id AND b.deleted_at IS NULL AND b.is_active \
+             AND (b.expires_at IS NULL OR b.expires_at > $8)) \
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = c.id \
+             AND m.external_id = $6) \
+         FOR UPDATE OF c), \
+     m AS (\
+         INSERT INTO messages (tenant_id, conversation_id, is_customer, message_type, body, external_id, \
+             created_at, updated_at) \
+         SELECT $1, k.id, TRUE, $4, $5, $6, $7, $8 FROM k \
+         RETURNING conversation_id, id), \
+     moved AS (\
+         UPDATE conversations c SET last_message_id = m.id, last_message_preview = $5, last_message_at = $7, \
+             last_message_type = $4, last_message_is_customer = TRUE, unread_count = c.unread_count + 1, \
+             activity_at = CASE WHEN c.activity_at > $7 THEN c.activity_at ELSE $7 END, updated_at = $8 \
+         FROM m WHERE c.tenant_id = $1 AND c.id = m.conversation_id) \
+     SELECT conversation_id, id FROM m";
 
 /// The tenant's search epoch alone: what a write that added a conversation reads, in
 /// its transaction and after its commit, to keep the search counts (`search_counts.rs`).

@@ -100,7 +100,8 @@ impl PgStore {
 
     /// Where a write that is one statement runs on its own, committing as it ends:
     /// a new conversation (`plan::create_conversation_in_one_statement`) in one round
-    /// trip instead of nine.
+    /// trip instead of nine, an inbound message to a stored conversation
+    /// (`plan::INGEST_INTO_STORED_CONVERSATION`) in one instead of five.
     fn one_statement_writer(&self) -> Option<&PgPool> {
         Some(&self.pool)
     }

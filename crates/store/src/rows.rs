@@ -178,7 +178,7 @@ pub(crate) struct InboundKeyRow {
 }
 
 /// A conversation created in one statement, with the search epoch it read
-/// (`plan::create_conversation_in_one_statement`).
+/// (`plan::create_conversation_at_once`).
 #[derive(sqlx::FromRow)]
 pub(crate) struct CreatedConversationRow {
     #[sqlx(flatten)]

@@ -195,13 +195,16 @@ macro_rules! impl_shared_store {
                 Ok(())
             }
 
-            /// A new key's conversation in one statement that commits on its own, where
-            /// the backend has one (`one_statement_writer`); `None` when the long way
-            /// must decide: the key is stored, the channel is not there, or a concurrent
-            /// create of the key won. Nothing is written then.
-            /// Its epoch is logged for the search counts as `commit_adding` logs a
-            /// PostgreSQL create's: the statement read the epoch without its own
-            /// addition, so the addition took that epoch plus one or a later one.
+            /// A new key's conversation in one round trip (`plan::create_conversation_at_once`);
+            /// `None` when the long way must decide: the key is stored, the channel is
+            /// not there, or a concurrent create of the key won. Nothing is written then.
+            /// PostgreSQL: one statement that commits on its own, on the pool
+            /// (`one_statement_writer`). It read the epoch without its own addition, so
+            /// the addition took that epoch plus one or a later one, which is logged
+            /// as `commit_adding` logs a PostgreSQL create's.
+            /// SQLite: one script in a write transaction of the single writer; its epoch
+            /// is its own, logged before the commit and taken back if the commit fails,
+            /// as `commit_adding` does.
             async fn create_in_one_statement(
                 &self,
                 tenant: switchboard_core::TenantId,
@@ -210,9 +213,6 @@ macro_rules! impl_shared_store {
             ) -> switchboard_core::store::StoreResult<Option<switchboard_core::Conversation>> {
                 use crate::rows::*;
                 use switchboard_core::search::{conversation_key, customer_key};
-                let Some(pool) = self.one_statement_writer() else {
-                    return Ok(None);
-                };
                 let (first, last) = (new.first_name.as_deref(), new.last_name.as_deref());
                 let phone = Some(new.address.as_str());
                 // The statement picks by the channel's type: its address is a WhatsApp
@@ -220,7 +220,7 @@ macro_rules! impl_shared_store {
                 let whatsapp_key = conversation_key(first, last, &new.address, phone);
                 let other_key = conversation_key(first, last, &new.address, None);
                 let ticket = self.search_counts().ticket();
-                let created = sqlx::query_as::<$db, CreatedConversationRow>(crate::plan::create_conversation_in_one_statement())
+                let query = sqlx::query_as::<$db, CreatedConversationRow>(crate::plan::create_conversation_at_once(Self::DIALECT))
                     .bind(tenant.0)
                     .bind(new.channel_id)
                     .bind(&new.address)
@@ -231,24 +231,44 @@ macro_rules! impl_shared_store {
                     .bind(customer_key(first, last, None, None))
                     .bind(&whatsapp_key)
                     .bind(&other_key)
-                    .bind(Self::counter_slot())
-                    .fetch_optional(pool)
-                    .await;
-                let row = match created {
-                    Ok(Some(row)) => row,
-                    Ok(None) => return Ok(None),
-                    Err(e) if is_unique_violation(&e) => return Ok(None),
-                    Err(e) => return Err(db_err(e)),
+                    .bind(Self::counter_slot());
+                let added = |conversation: &ConversationRow| {
+                    let whatsapp = conversation.channel_type == "whatsapp";
+                    crate::search_counts::AddedConversation {
+                        channel_type: conversation.channel_type.clone(),
+                        search_key: if whatsapp { whatsapp_key.clone() } else { other_key.clone() },
+                    }
+                };
+                if let Some(pool) = self.one_statement_writer() {
+                    let row = match query.fetch_optional(pool).await {
+                        Ok(Some(row)) => row,
+                        Ok(None) => return Ok(None),
+                        Err(e) if is_unique_violation(&e) => return Ok(None),
+                        Err(e) => return Err(db_err(e)),
+                    };
+                    let CreatedConversationRow { conversation, epoch } = row;
+                    if self.search_counts().keeps(tenant) {
+                        self.search_counts().bound(tenant, ticket, epoch);
+                        self.search_counts().record_committed(tenant, epoch + 1, &added(&conversation));
+                    }
+                    return conversation.into_conversation().map(Some);
+                }
+                let mut tx = self.begin_write().await?;
+                let Some(row) = query.fetch_optional(&mut *tx).await.map_err(db_err)? else {
+                    tx.rollback().await.map_err(db_err)?;
+                    return Ok(None);
                 };
                 let CreatedConversationRow { conversation, epoch } = row;
-                if self.search_counts().keeps(tenant) {
+                let kept = self.search_counts().keeps(tenant);
+                if kept {
                     self.search_counts().bound(tenant, ticket, epoch);
-                    let whatsapp = conversation.channel_type == "whatsapp";
-                    let added = crate::search_counts::AddedConversation {
-                        channel_type: conversation.channel_type.clone(),
-                        search_key: if whatsapp { whatsapp_key } else { other_key },
-                    };
-                    self.search_counts().record_committed(tenant, epoch + 1, &added);
+                    self.search_counts().record_own_epoch(tenant, epoch, &added(&conversation));
+                }
+                if let Err(e) = tx.commit().await {
+                    if kept {
+                        self.search_counts().retract(tenant, epoch);
+                    }
+                    return Err(db_err(e));
                 }
                 conversation.into_conversation().map(Some)
             }

@@ -58,12 +58,15 @@ impl SqliteStore {
         }
         // The writer opens (and creates) the file first, so readers find it in WAL mode.
         // It is never closed for age or idleness: it may be inside a batch
-        // transaction while it waits in the pool (`group_commit.rs`).
+        // transaction while it waits in the pool (`group_commit.rs`). Nor pinged when
+        // taken: every write takes it, a file does not go away like a socket, and the
+        // pool pings it anyway when it comes back.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .max_lifetime(None)
             .idle_timeout(None)
+            .test_before_acquire(false)
             .connect_with(connect.clone())
             .await
             .map_err(OpenError::Connect)?;
@@ -144,7 +147,9 @@ impl SqliteStore {
     const ROW_LOCK: &'static str = "";
 
     /// None: SQLite has no writing statements inside `WITH`, and its writes are
-    /// batched (`group_commit.rs`), so a create takes its several statements.
+    /// batched (`group_commit.rs`): a create is one script inside a write
+    /// transaction (`plan::create_conversation_at_once`), an inbound message the long
+    /// way.
     fn one_statement_writer(&self) -> Option<&SqlitePool> {
         None
     }
