@@ -113,6 +113,17 @@ async fn inbound(app: &TestApp, channel: i64, secret: &str, body: Value) -> (u16
     (status, response.json().await.expect("json"))
 }
 
+/// An inbound delivery that must be stored (201, `"stored"`); its answer.
+async fn inbound_stored(app: &TestApp, s: &Setup, body: Value) -> Value {
+    let (status, body) = inbound(app, s.channel, &s.secret, body).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("stored")),
+        "{body}"
+    );
+    body
+}
+
 async fn conversation(app: &TestApp, m: &Member, id: i64) -> Value {
     let (status, body) = get(app, m, &format!("/api/v1/conversations/{id}")).await;
     assert_eq!(status, 200, "{body}");
@@ -456,12 +467,7 @@ async fn inbound_to_a_stored_conversation_fills_names_and_keeps_later_activity(a
     // The customer has a first name only: the delivery's last name fills the gap, its
     // first name does not replace the stored one.
     app.advance(5);
-    let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+905321234567", "message": "Merhaba", "first_name": "Başka", "last_name": "Yılmaz", "external_id": "in-1"})).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (201, Some("stored")),
-        "{body}"
-    );
+    let body = inbound_stored(&app, &s, json!({"address": "+905321234567", "message": "Merhaba", "first_name": "Başka", "last_name": "Yılmaz", "external_id": "in-1"})).await;
     assert_eq!(body["conversation_id"], s.conversation);
     let first_message = body["message_id"].as_i64().expect("message id");
     let c = conversation(&app, &s.m, s.conversation).await;
@@ -472,12 +478,7 @@ async fn inbound_to_a_stored_conversation_fills_names_and_keeps_later_activity(a
     assert_eq!(ids(&found), vec![s.conversation], "{found}");
     // Both names stored now: the next delivery stores its message and nothing else.
     app.advance(5);
-    let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+905321234567", "message": "Yarın uygun musunuz?", "first_name": "Başka", "last_name": "Biri", "external_id": "in-2"})).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (201, Some("stored")),
-        "{body}"
-    );
+    let body = inbound_stored(&app, &s, json!({"address": "+905321234567", "message": "Yarın uygun musunuz?", "first_name": "Başka", "last_name": "Biri", "external_id": "in-2"})).await;
     assert_eq!(body["conversation_id"], s.conversation);
     let second_message = body["message_id"].as_i64().expect("message id");
     assert!(second_message > first_message);
@@ -500,30 +501,19 @@ async fn inbound_to_a_stored_conversation_fills_names_and_keeps_later_activity(a
     // A delivery sent long ago is the conversation's last message, but does not move
     // its activity back or up: the newer conversation stays on top.
     app.advance(5);
-    let (status, body) = inbound(&app, s.channel, &s.secret, json!({"address": "+905321234567", "message": "Geç gelen mesaj", "external_id": "in-3", "sent_at": "2020-01-01T09:00:00Z"})).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (201, Some("stored")),
-        "{body}"
-    );
+    inbound_stored(&app, &s, json!({"address": "+905321234567", "message": "Geç gelen mesaj", "external_id": "in-3", "sent_at": "2020-01-01T09:00:00Z"})).await;
     let c = conversation(&app, &s.m, s.conversation).await;
     assert_eq!(c["last_message"], "Geç gelen mesaj");
     assert_eq!(c["unread_count"], "3");
     assert_eq!(ids(&app.list(&s.m, "").await), vec![newer, s.conversation]);
     // A current one moves it to the top.
     app.advance(5);
-    let (status, body) = inbound(
+    inbound_stored(
         &app,
-        s.channel,
-        &s.secret,
+        &s,
         json!({"address": "+905321234567", "message": "Hâlâ bekliyorum", "external_id": "in-4"}),
     )
     .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (201, Some("stored")),
-        "{body}"
-    );
     assert_eq!(ids(&app.list(&s.m, "").await), vec![s.conversation, newer]);
     // Replays of each answer with the message stored first, and store nothing.
     for (external_id, message_id) in [("in-1", first_message), ("in-2", second_message)] {

@@ -62,7 +62,7 @@ macro_rules! impl_messaging_store {
 
             /// An inbound message to the stored conversation of its key, in one
             /// statement that commits on its own, where the backend has one
-            /// (`one_statement_writer`): two round trips fewer than the long way and no
+            /// (`one_statement_writer`): four round trips fewer than the long way and no
             /// transaction held open between them. `None` when the long way must
             /// decide (`plan::INGEST_INTO_STORED_CONVERSATION`); nothing is written then.
             async fn ingest_in_one_statement(

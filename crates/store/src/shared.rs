@@ -178,14 +178,7 @@ macro_rules! impl_shared_store {
                     .map_err(db_err)?;
                 self.search_counts().bound(tenant, ticket, epoch);
                 if Self::WRITERS_EXCLUSIVE {
-                    self.search_counts().record_own_epoch(tenant, epoch, added);
-                    return match tx.commit().await {
-                        Ok(()) => Ok(()),
-                        Err(e) => {
-                            self.search_counts().retract(tenant, epoch);
-                            Err(db_err(e))
-                        }
-                    };
+                    return self.commit_own_epoch(tx, tenant, epoch, added).await;
                 }
                 tx.commit().await.map_err(db_err)?;
                 // Logged only now that it is committed: an epoch read that begins after
@@ -193,6 +186,23 @@ macro_rules! impl_shared_store {
                 // every other create's read does.
                 self.search_counts().record_committed(tenant, epoch, added);
                 Ok(())
+            }
+
+            /// Commits a write transaction of an exclusive writer whose addition took
+            /// `epoch`, read in the transaction: logged before the commit, so that a
+            /// reader that sees the commit finds it, and taken back if the commit fails.
+            async fn commit_own_epoch(
+                &self,
+                tx: WriteTx,
+                tenant: switchboard_core::TenantId,
+                epoch: i64,
+                added: &crate::search_counts::AddedConversation,
+            ) -> switchboard_core::store::StoreResult<()> {
+                self.search_counts().record_own_epoch(tenant, epoch, added);
+                tx.commit().await.map_err(|e| {
+                    self.search_counts().retract(tenant, epoch);
+                    crate::rows::db_err(e)
+                })
             }
 
             /// A new key's conversation in one round trip (`plan::create_conversation_at_once`);
@@ -259,16 +269,11 @@ macro_rules! impl_shared_store {
                     return Ok(None);
                 };
                 let CreatedConversationRow { conversation, epoch } = row;
-                let kept = self.search_counts().keeps(tenant);
-                if kept {
+                if self.search_counts().keeps(tenant) {
                     self.search_counts().bound(tenant, ticket, epoch);
-                    self.search_counts().record_own_epoch(tenant, epoch, &added(&conversation));
-                }
-                if let Err(e) = tx.commit().await {
-                    if kept {
-                        self.search_counts().retract(tenant, epoch);
-                    }
-                    return Err(db_err(e));
+                    self.commit_own_epoch(tx, tenant, epoch, &added(&conversation)).await?;
+                } else {
+                    tx.commit().await.map_err(db_err)?;
                 }
                 conversation.into_conversation().map(Some)
             }
