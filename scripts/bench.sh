@@ -244,8 +244,8 @@ bench_backend() {
   idle_rss=$(rss_kib VmRSS)
   stop_server
   # C1 and I1 wrote to the seeded database, so the checker's model no longer matches
-  # it: the next run seeds again.
-  rm -f "$report"
+  # it: the next run seeds again. A run of read scenarios only (BENCH_ONLY) keeps it.
+  if selected C1 || selected I1; then rm -f "$report"; fi
 
   log "$backend: scaling: L1 and L4 at $scaling_conversations conversations"
   report=$(seeded "$backend" "$scaling_conversations")

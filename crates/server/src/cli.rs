@@ -283,6 +283,7 @@ async fn open(config: &Config) -> Result<Arc<dyn Store>, CliError> {
         &config.database_url,
         &StoreOptions {
             max_connections: config.db_max_connections,
+            max_write_connections: config.db_max_write_connections,
             idle_timeout: config.db_idle_timeout,
             ..StoreOptions::default()
         },

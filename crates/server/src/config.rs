@@ -33,6 +33,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    /// PostgreSQL connections for writes (SQLite always has one writer).
+    pub db_max_write_connections: u32,
     /// How long a database connection may sit idle before it is closed.
     pub db_idle_timeout: Duration,
     /// Where the local file store keeps message media.
@@ -68,6 +70,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: store.max_connections,
+            db_max_write_connections: store.max_write_connections,
             db_idle_timeout: store.idle_timeout,
             files_dir: std::path::PathBuf::from("./data/files"),
             max_upload_bytes: 50 * 1024 * 1024,
@@ -94,6 +97,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
     pub db_max_connections: Option<u32>,
+    pub db_max_write_connections: Option<u32>,
     pub db_idle_timeout_secs: Option<u64>,
     pub files_dir: Option<PathBuf>,
     pub max_upload_bytes: Option<usize>,
@@ -155,7 +159,7 @@ pub struct Overrides {
         value_name = "SECONDS"
     )]
     pub request_timeout_secs: Option<u64>,
-    /// Database connections (PostgreSQL pool; SQLite readers).
+    /// Database connections for reads (PostgreSQL; SQLite readers).
     #[arg(
         long,
         global = true,
@@ -163,6 +167,14 @@ pub struct Overrides {
         value_name = "N"
     )]
     pub db_max_connections: Option<u32>,
+    /// PostgreSQL connections for writes (SQLite always has a single writer).
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DB_MAX_WRITE_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub db_max_write_connections: Option<u32>,
     /// Seconds a database connection may sit idle before it is closed (its memory,
     /// SQLite's page cache above all, goes back; a busy server keeps its connections).
     #[arg(
@@ -312,6 +324,10 @@ impl Config {
                 .db_max_connections
                 .or(file.db_max_connections)
                 .unwrap_or(defaults.db_max_connections),
+            db_max_write_connections: overrides
+                .db_max_write_connections
+                .or(file.db_max_write_connections)
+                .unwrap_or(defaults.db_max_write_connections),
             db_idle_timeout: overrides
                 .db_idle_timeout_secs
                 .or(file.db_idle_timeout_secs)
@@ -385,6 +401,11 @@ impl Config {
                 "max connections must be at least 1".into(),
             ));
         }
+        if self.db_max_connections == 0 || self.db_max_write_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database connections must be at least 1".into(),
+            ));
+        }
         if self.header_read_timeout.is_zero() {
             return Err(ConfigError::Invalid(
                 "header read timeout must be at least 1 second".into(),
@@ -454,6 +475,40 @@ mod tests {
         let c = Config::resolve(&overrides, Some("127.0.0.1:1"), None, None).unwrap();
         assert_eq!(c.listen, "127.0.0.1:1");
         assert_eq!(c.database_url, "sqlite://file.db");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn database_pools_default_to_the_cores_and_can_be_set() {
+        let defaults = Config::resolve(&Overrides::default(), None, None, None).unwrap();
+        let cores = std::thread::available_parallelism().unwrap().get() as u32;
+        assert_eq!(defaults.db_max_connections, (cores * 2).clamp(2, 32));
+        assert_eq!(defaults.db_max_write_connections, 16);
+
+        let dir = std::env::temp_dir().join(format!("sb-config-pools-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pools.toml");
+        std::fs::write(&file, "db_max_connections = 3\ndb_max_write_connections = 24\n").unwrap();
+        let from_file = Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&from_file, None, None, None).unwrap();
+        assert_eq!((c.db_max_connections, c.db_max_write_connections), (3, 24));
+        let flag_wins = Overrides {
+            db_max_write_connections: Some(5),
+            ..from_file
+        };
+        let c = Config::resolve(&flag_wins, None, None, None).unwrap();
+        assert_eq!((c.db_max_connections, c.db_max_write_connections), (3, 5));
+        let zero = Overrides {
+            db_max_write_connections: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(&zero, None, None, None),
+            Err(ConfigError::Invalid(_))
+        ));
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -1,4 +1,4 @@
-//! PostgreSQL: one pool; substring search through a pg_trgm GIN index that starts
+//! PostgreSQL: a pool for reads and one for writes; substring search through a pg_trgm GIN index that starts
 //! with tenant_id (btree_gin), and conversation counters spread over slots.
 
 use crate::{OpenError, StoreOptions};
@@ -15,7 +15,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const COUNTER_SLOTS: i64 = 16;
 
 pub struct PgStore {
-    pool: PgPool,
+    /// Reads: as many connections as the cores can keep busy (`default_pool_size`).
+    read: PgPool,
+    /// Write transactions and one-statement writes, which mostly wait for their
+    /// commit's flush and so want more connections (`StoreOptions::max_write_connections`).
+    write: PgPool,
     /// One connection for the once-a-second polls (`poller()`).
     poll: PgPool,
     search_counts: crate::search_counts::SearchCounts,
@@ -30,19 +34,24 @@ impl PgStore {
         let connect = PgConnectOptions::from_str(url)
             .map_err(OpenError::Connect)?
             .application_name("switchboard");
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .idle_timeout(options.pool_idle_timeout())
-            .acquire_timeout(Duration::from_secs(10))
+        let pool = |size: u32| {
+            PgPoolOptions::new()
+                .max_connections(size.max(1))
+                .idle_timeout(options.pool_idle_timeout())
+                .acquire_timeout(Duration::from_secs(10))
+        };
+        let read = pool(options.max_connections)
             .connect_with(connect.clone())
             .await
             .map_err(OpenError::Connect)?;
+        let write = pool(options.max_write_connections).connect_lazy_with(connect.clone());
         let poll = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(connect);
         Ok(Self {
-            pool,
+            read,
+            write,
             poll,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
@@ -50,18 +59,19 @@ impl PgStore {
     }
 
     pub async fn migrate(&self) -> Result<usize, OpenError> {
-        let before = applied(&self.pool).await;
-        MIGRATOR.run(&self.pool).await?;
-        Ok(applied(&self.pool).await.saturating_sub(before))
+        let before = applied(&self.write).await;
+        MIGRATOR.run(&self.write).await?;
+        Ok(applied(&self.write).await.saturating_sub(before))
     }
 
     async fn close_pools(&self) {
-        self.pool.close().await;
+        self.read.close().await;
+        self.write.close().await;
         self.poll.close().await;
     }
 
     fn reader(&self) -> &PgPool {
-        &self.pool
+        &self.read
     }
 
     /// For the once-a-second polls: a connection of their own, so that the pool's
@@ -79,7 +89,7 @@ impl PgStore {
     }
 
     async fn begin_write(&self) -> StoreResult<WriteTx> {
-        let pool = self.pool.clone();
+        let pool = self.write.clone();
         crate::rows::begin_whatever_the_caller_does(async move { pool.begin().await }).await
     }
 
@@ -103,7 +113,7 @@ impl PgStore {
     /// trip instead of nine, an inbound message to a stored conversation
     /// (`plan::INGEST_INTO_STORED_CONVERSATION`) in one instead of five.
     fn one_statement_writer(&self) -> Option<&PgPool> {
-        Some(&self.pool)
+        Some(&self.write)
     }
 }
 
