@@ -488,7 +488,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sb-config-pools-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pools.toml");
-        std::fs::write(&file, "db_max_connections = 3\ndb_max_write_connections = 24\n").unwrap();
+        std::fs::write(
+            &file,
+            "db_max_connections = 3\ndb_max_write_connections = 24\n",
+        )
+        .unwrap();
         let from_file = Overrides {
             config: Some(file.clone()),
             ..Default::default()

@@ -71,9 +71,12 @@ impl SqliteStore {
             .await
             .map_err(OpenError::Connect)?;
         let reading = connect.read_only(true).pragma("cache_size", "-2000");
+        // No ping when a reader is taken: a file does not hang up like a socket, and the
+        // ping is a hand-over to the connection's thread and back on every read.
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .idle_timeout(options.pool_idle_timeout())
+            .test_before_acquire(false)
             .connect_with(reading.clone())
             .await
             .map_err(OpenError::Connect)?;

@@ -28,7 +28,10 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         .filter(|v| is_acceptable_request_id(v))
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            // From the thread's generator: `Uuid::new_v4` asks the kernel (a getrandom
+            // system call) on every request.
+            let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+            HeaderValue::from_str(&id.to_string())
                 .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
         });
     req.headers_mut()
