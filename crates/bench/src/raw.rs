@@ -2,7 +2,7 @@
 //! against the database with the same concurrency, without HTTP, auth or JSON.
 //!
 //! The statements come from `switchboard_store::plan`, the very functions the stores
-//! use, in the order a request runs them: membership, total, page, blacklists.
+//! use, in the order a request runs them (the membership is cached by the server).
 //! SQLite is driven from threads over rusqlite (the thinnest client of the same
 //! library); PostgreSQL by `pgbench -M prepared`, with the arguments as parameters.
 
@@ -90,8 +90,8 @@ fn sqlite_run(conn: &rusqlite::Connection, b: &SqlBuilder) -> rusqlite::Result<(
 }
 
 /// The statements the server runs for `request` in its steady state, given what the
-/// database holds now: without a search, the total from the counters and the page;
-/// with one, the search state (the search's total is then in the server's memory,
+/// database holds now: without a search, the page with the total from the counters
+/// (one statement; two past `MERGED_TOTAL_MAX_OFFSET`); with one, the search state (the search's total is then in the server's memory,
 /// counted at that epoch) and the page, walked or from the index as the server
 /// chooses (`plan::walk_window`).
 fn statements(
@@ -103,6 +103,13 @@ fn statements(
     let (tenant, filter, page) = (request.tenant, &request.filter, request.page);
     let offset = page.offset().unwrap_or(0);
     match search_total_and_base {
+        // A page within the first `MERGED_TOTAL_MAX_OFFSET` rows of a list that
+        // has it: one statement with its total.
+        None if offset <= plan::MERGED_TOTAL_MAX_OFFSET => {
+            vec![plan::conversation_page_with_total(
+                dialect, tenant, filter, page, offset, now,
+            )]
+        }
         None => vec![
             plan::conversation_total(dialect, tenant, filter),
             plan::conversation_page(dialect, tenant, filter, page, offset, now),

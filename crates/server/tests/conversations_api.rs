@@ -614,6 +614,21 @@ async fn pagination_keeps_filters_and_handles_edges(app: TestApp) {
     assert_eq!(past["meta"]["from"], Value::Null);
     assert_eq!(past["links"]["next"], Value::Null);
     assert_eq!(past["links"]["prev"], format!("{base}?per_page=3&page=4"));
+    // An empty page still knows the total, whether the page and its total are one
+    // statement (the first 50,000 rows) or the total is asked first (deeper).
+    assert_eq!(past["meta"]["total"], 6);
+    for deep in [
+        "per_page=100&page=501",
+        "per_page=100&page=502",
+        "page=100000",
+    ] {
+        let page = app.list(&m, deep).await;
+        assert_eq!(page["data"], json!([]), "{deep}");
+        assert_eq!(page["meta"]["total"], 6, "{deep}");
+    }
+    let none_of_the_type = app.list(&m, "channel_type=telegram").await;
+    assert_eq!(none_of_the_type["data"], json!([]));
+    assert_eq!(none_of_the_type["meta"]["total"], 0);
     // A page far beyond anything addressable is still just empty.
     let far = app.list(&m, "page=9223372036854775807").await;
     assert_eq!(far["data"], json!([]));

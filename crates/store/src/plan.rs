@@ -2,10 +2,14 @@
 //! these statements, and the benchmark's raw-SQL driver runs exactly the same ones
 //! (same text, same arguments), so "server vs. raw SQL" cannot drift apart.
 //!
-//! A list request is: the total (`conversation_total`), then the page with each
-//! conversation's channel, customer and blocking blacklist entry
-//! (`conversation_page`). The caller's membership (`MEMBERSHIP_ROLE`) is asked
-//! first, unless the server has it cached (it usually has).
+//! A list request without a search is one statement: the page with each
+//! conversation's channel, customer and blocking blacklist entry, and the total from
+//! the counters beside it (`conversation_page_with_total`); past the first
+//! `MERGED_TOTAL_MAX_OFFSET` rows the total comes first (`conversation_total`), so
+//! that a page past the end is never fetched. A search reads its state
+//! (`search_state`), then its page (`conversation_page_window` or
+//! `conversation_page`). The caller's membership (`MEMBERSHIP_ROLE`) is asked first,
+//! unless the server has it cached (it usually has).
 
 pub use crate::rows::{Arg, SqlBuilder};
 use crate::rows::{CONVERSATION_BLACKLIST_JOIN, CONVERSATION_COLUMNS, CONVERSATION_JOINS};
@@ -101,14 +105,59 @@ pub fn conversation_total(
 /// The sum of the tenant's counters in `table` (`conversation_counts` or
 /// `search_changes`), optionally of one channel type.
 fn counter_sum(b: &mut SqlBuilder, table: &str, tenant: TenantId, channel_type: Option<&str>) {
-    b.push("COALESCE((SELECT SUM(n) FROM ")
-        .push(table)
-        .push(" WHERE tenant_id = ")
-        .arg(Arg::Int(tenant.0));
+    let sum = counter_sum_expression(b, table, tenant, channel_type);
+    b.push(&sum);
+}
+
+/// `counter_sum` as SQL text whose arguments are added to `b`, for a place in the
+/// statement other than its end.
+fn counter_sum_expression(
+    b: &mut SqlBuilder,
+    table: &str,
+    tenant: TenantId,
+    channel_type: Option<&str>,
+) -> String {
+    let mut sum = format!(
+        "COALESCE((SELECT SUM(n) FROM {table} WHERE tenant_id = {}",
+        b.param(Arg::Int(tenant.0))
+    );
     if let Some(t) = channel_type {
-        b.push(" AND channel_type = ").arg(Arg::Text(t.to_string()));
+        sum.push_str(" AND channel_type = ");
+        sum.push_str(&b.param(Arg::Text(t.to_string())));
     }
-    b.push("), 0)");
+    sum.push_str("), 0)");
+    sum
+}
+
+/// The deepest page (in rows skipped) that a list request without a search fetches
+/// together with its total (`conversation_page_with_total`). A page past the end of
+/// the list then costs reading the list up to it, so that is bounded, as a search
+/// walk is (`MAX_WALK`): deeper pages ask the total first and are not fetched when
+/// they lie past the end.
+pub const MERGED_TOTAL_MAX_OFFSET: i64 = 50_000;
+
+/// `conversation_page` of a list without a search, with the filter's total from the
+/// counters in a column of every row (`total`), read in the same snapshot: one round
+/// trip instead of two. No rows: the page is empty, and the caller asks the total
+/// alone (`conversation_total`).
+pub fn conversation_page_with_total(
+    dialect: Dialect,
+    tenant: TenantId,
+    filter: &ConversationFilter,
+    page: PageRequest,
+    offset: i64,
+    now: DateTime<Utc>,
+) -> SqlBuilder {
+    let ids = conversation_page_ids(dialect, tenant, filter, page, offset);
+    hydrate_with(dialect, tenant, ids, now, |b| {
+        let total = counter_sum_expression(
+            b,
+            "conversation_counts",
+            tenant,
+            filter.channel_type.map(|t| t.as_str()),
+        );
+        Some(format!("CAST({total} AS BIGINT) AS total"))
+    })
 }
 
 /// The tenant's search epoch: it moves with every new conversation (the conversation
@@ -389,6 +438,18 @@ pub fn conversation_page(
     offset: i64,
     now: DateTime<Utc>,
 ) -> SqlBuilder {
+    let ids = conversation_page_ids(dialect, tenant, filter, page, offset);
+    hydrate(dialect, tenant, ids, now)
+}
+
+/// The ids of `conversation_page`, in list order.
+fn conversation_page_ids(
+    dialect: Dialect,
+    tenant: TenantId,
+    filter: &ConversationFilter,
+    page: PageRequest,
+    offset: i64,
+) -> SqlBuilder {
     let mut ids = SqlBuilder::default();
     if dialect == Dialect::Postgres && filter.search.is_some() {
         // A search comes here when its matches are few (`walk_window`): find them all
@@ -407,7 +468,7 @@ pub fn conversation_page(
         .int(page.per_page)
         .push(" OFFSET ")
         .int(offset);
-    hydrate(dialect, tenant, ids, now)
+    ids
 }
 
 /// Conversations with their channel, customer and blocking blacklist entry (at `now`)
@@ -425,12 +486,28 @@ pub fn hydrate(
     page: SqlBuilder,
     now: DateTime<Utc>,
 ) -> SqlBuilder {
-    let mut b = SqlBuilder::default();
-    b.push("SELECT ")
-        .push(CONVERSATION_COLUMNS)
-        .push(" FROM (")
-        .push(&page.sql);
-    b.args = page.args;
+    hydrate_with(dialect, tenant, page, now, |_| None)
+}
+
+/// `hydrate`, with one more column (SQL text whose arguments `column` adds).
+fn hydrate_with(
+    dialect: Dialect,
+    tenant: TenantId,
+    page: SqlBuilder,
+    now: DateTime<Utc>,
+    column: impl FnOnce(&mut SqlBuilder) -> Option<String>,
+) -> SqlBuilder {
+    // The page's placeholders are the first; the column's follow them.
+    let mut b = SqlBuilder {
+        sql: String::new(),
+        args: page.args,
+    };
+    let column = column(&mut b);
+    b.push("SELECT ").push(CONVERSATION_COLUMNS);
+    if let Some(column) = column {
+        b.push(", ").push(&column);
+    }
+    b.push(" FROM (").push(&page.sql);
     b.push(match dialect {
         Dialect::Sqlite => ") page CROSS JOIN conversations c",
         Dialect::Postgres => ") page JOIN conversations c",

@@ -756,6 +756,25 @@ macro_rules! impl_shared_store {
             ) -> switchboard_core::store::StoreResult<switchboard_core::PageOf<switchboard_core::Conversation>> {
                 use crate::rows::*;
                 let mut conn = self.reader().acquire().await.map_err(db_err)?;
+                // Without a search, a page not too deep comes with its total in one
+                // statement; an empty one says nothing of the total, which is then
+                // asked alone below.
+                if let (None, Some(offset)) = (&filter.search, page.offset()) {
+                    if offset <= crate::plan::MERGED_TOTAL_MAX_OFFSET {
+                        let sql = crate::plan::conversation_page_with_total(Self::DIALECT, tenant, filter, page, offset, now);
+                        let rows: Vec<PagedConversationRow> = bind_all!(sqlx::query_as::<$db, PagedConversationRow>(&sql.sql), sql.args)
+                            .fetch_all(&mut *conn)
+                            .await
+                            .map_err(db_err)?;
+                        if let Some(total) = rows.first().map(|row| row.total) {
+                            let items = rows
+                                .into_iter()
+                                .map(|row| row.conversation.into_conversation())
+                                .collect::<Result<Vec<_>, _>>()?;
+                            return Ok(switchboard_core::PageOf { items, total });
+                        }
+                    }
+                }
                 // Without a search the total comes from the counters; with one, from the
                 // search counts at the tenant's current epoch (`search_counts.rs`).
                 let (total, base) = if filter.search.is_none() {

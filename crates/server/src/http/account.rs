@@ -2,10 +2,10 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::Caller;
+use super::json::Json;
 use super::resources::timestamp;
 use crate::app::AppState;
 use axum::extract::State;
-use axum::Json;
 use serde::Serialize;
 use switchboard_core::{Membership, Role};
 use utoipa::ToSchema;

@@ -2,11 +2,11 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, PathId, TenantScope};
+use super::json::Json;
 use super::messages::actor;
 use super::resources::{AgentEnvelope, AgentStatusResource};
 use crate::app::AppState;
 use axum::extract::State;
-use axum::Json;
 use switchboard_core::Role;
 
 use super::conversations::{READ_SCOPE, WRITE_SCOPE};

@@ -2,11 +2,11 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, PathId, QueryInput, TenantScope};
+use super::json::Json;
 use super::resources::{BlacklistEnvelope, BlacklistPage, BlacklistResource};
 use crate::app::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use switchboard_core::Role;
 
 pub const READ_SCOPE: &str = "blacklists:read";

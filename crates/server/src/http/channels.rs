@@ -3,13 +3,14 @@
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{JsonBody, JsonInput, PathId, QueryInput, TenantScope};
+use super::json::Json;
 use super::middleware::InboundChannel;
 use super::resources::*;
 use crate::app::AppState;
 use crate::credentials::{new_secret, secret_hash};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::{Extension, Json};
+use axum::Extension;
 use switchboard_core::service::Channels;
 use switchboard_core::{IngestOutcome, Role};
 

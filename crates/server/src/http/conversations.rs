@@ -2,12 +2,12 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, PathId, QueryInput, TenantScope};
+use super::json::Json;
 use super::pagination::Paginator;
 use super::resources::{ConversationEnvelope, ConversationPage, ConversationResource};
 use crate::app::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 

@@ -1,10 +1,10 @@
 //! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the
 //! database answers too).
 
+use super::json::Json;
 use crate::app::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::{json, Value};
 
 pub async fn healthz() -> Json<Value> {

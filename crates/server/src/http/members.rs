@@ -5,11 +5,11 @@
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{JsonBody, PathId, TenantScope};
+use super::json::Json;
 use super::resources::timestamp;
 use super::roles::{require_role, required_role, role_to_change_member, Group};
 use crate::app::AppState;
 use axum::extract::State;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use switchboard_core::auth_store::{MemberChange, TenantMember};
 use switchboard_core::validation::{ValidationErrors, Validator};

@@ -2,11 +2,11 @@
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{JsonBody, PathId, PathIds, QueryInput, TenantScope};
+use super::json::Json;
 use super::resources::*;
 use crate::app::AppState;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::Json;
 use sha2::{Digest, Sha256};
 use switchboard_core::service::{Actor, Messages, SendRequest};
 use switchboard_core::validation::{Input, ValidationErrors};

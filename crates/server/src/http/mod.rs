@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod json;
 pub mod members;
 pub mod messages;
 pub mod middleware;

@@ -3,13 +3,13 @@
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{JsonBody, TenantScope};
+use super::json::Json;
 use super::resources::timestamp;
 use super::roles::{require_role, required_role, Group};
 use crate::app::AppState;
 use crate::oauth::clients::{find_client, register, ClientSpec, RegisterError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_core::auth_store::OAuthClient;

@@ -15,9 +15,31 @@ pub fn json_container() -> utoipa::openapi::Object {
         .build()
 }
 
-/// RFC 3339 UTC with `Z`, second precision.
+/// RFC 3339 UTC with `Z`, second precision. Written digit by digit: a list page
+/// formats some sixty of these, and chrono's `format` parses its pattern every time
+/// (2.5 % of the server's time under the list benchmark).
 pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+    let fields = [
+        (year as u32, 4, '-'),
+        (t.month(), 2, '-'),
+        (t.day(), 2, 'T'),
+        (t.hour(), 2, ':'),
+        (t.minute(), 2, ':'),
+        (t.second(), 2, 'Z'),
+    ];
+    let mut out = String::with_capacity(20);
+    for (value, width, after) in fields {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+        }
+        out.push(after);
+    }
+    out
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -253,6 +275,18 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(timestamp(t), "2023-11-07T05:31:56Z");
+        // Every field padded, at either end of its range.
+        let t = DateTime::parse_from_rfc3339("0007-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(timestamp(t), "0007-01-02T03:04:05Z");
+        let t = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(timestamp(t), "9999-12-31T23:59:59Z");
+        // Years past four digits keep chrono's spelling.
+        let t = t + chrono::Duration::seconds(1);
+        assert_eq!(timestamp(t), t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     }
 }
 

@@ -1,10 +1,10 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414).
 
 use crate::app::AppState;
+use crate::http::json::Json;
 use crate::oauth::scopes::KNOWN_SCOPES;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::Json;
 use serde_json::{json, Value};
 
 /// Authorization server metadata
