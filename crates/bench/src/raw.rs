@@ -4,7 +4,8 @@
 //! The statements come from `switchboard_store::plan`, the very functions the stores
 //! use, in the order a request runs them (the membership is cached by the server).
 //! SQLite is driven from threads over rusqlite (the thinnest client of the same
-//! library); PostgreSQL by `pgbench -M prepared`, with the arguments as parameters.
+//! library); PostgreSQL by `pgbench -M prepared`, with the arguments as parameters
+//! and the server's session settings (`plan::POSTGRES_READ_SETTINGS`).
 
 use crate::seed::BoxError;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -319,7 +320,13 @@ pub async fn run_pgbench(
     std::fs::write(&file, &script)?;
     let run = |seconds: u64| {
         let mut command = std::process::Command::new("pgbench");
+        // The server's session settings for reading (libpq reads PGOPTIONS).
+        let settings: Vec<String> = plan::POSTGRES_READ_SETTINGS
+            .iter()
+            .map(|(name, value)| format!("-c {name}={value}"))
+            .collect();
         command
+            .env("PGOPTIONS", settings.join(" "))
             .args(["-n", "-M", "prepared", "-j", "2"])
             .arg("-c")
             .arg(concurrency.to_string())

@@ -43,7 +43,11 @@ impl PgStore {
                 .before_acquire(|conn, meta| Box::pin(alive_unless_just_used(conn, meta)))
         };
         let read = pool(options.max_connections)
-            .connect_with(connect.clone())
+            .connect_with(
+                connect
+                    .clone()
+                    .options(crate::plan::POSTGRES_READ_SETTINGS.iter().copied()),
+            )
             .await
             .map_err(OpenError::Connect)?;
         let write = pool(options.max_write_connections).connect_lazy_with(connect.clone());
