@@ -228,7 +228,7 @@ enum Value {
 
 const CUSTOMER_COLUMNS: &str =
     "id, tenant_id, first_name, last_name, phone_number, default_channel_id, search_key, created_at, updated_at";
-const CONVERSATION_COLUMNS: &str = "id, tenant_id, channel_id, channel_type, customer_id, address, search_key, \
+const CONVERSATION_COLUMNS: &str = "id, tenant_id, channel_id, channel_type, customer_id, address, search_key, search_digits, \
      last_message_id, last_message_preview, last_message_at, last_message_type, last_message_is_customer, \
      unread_count, activity_at, created_at, updated_at";
 const MESSAGE_COLUMNS: &str =
@@ -313,6 +313,7 @@ impl Batch {
             Value::Int(customer_id),
             Value::Text(c.address.clone()),
             Value::Text(c.search_key()),
+            Value::Text(switchboard_core::search::digit_suffixes(&c.search_key())),
             last_message_id.map_or(Value::Null, Value::Int),
             opt_text(last.map(|m| m.body.as_str())),
             last.map_or(Value::Null, |m| Value::Time(m.at)),

@@ -87,6 +87,8 @@ pub enum OpenError {
     Connect(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("deriving the digits index of stored conversations failed: {0}")]
+    Derive(#[source] sqlx::Error),
 }
 
 /// An opened database, before it is handed out as `dyn Store`.

@@ -192,10 +192,13 @@ macro_rules! impl_messaging_store {
                 .map_err(db_err)?;
                 for (id, address) in conversations {
                     let key = conversation_key(first.as_deref(), last.as_deref(), &address, phone.as_deref());
-                    sqlx::query::<$db>("UPDATE conversations SET search_key = $3 WHERE tenant_id = $1 AND id = $2")
+                    sqlx::query::<$db>(
+                        "UPDATE conversations SET search_key = $3, search_digits = $4 WHERE tenant_id = $1 AND id = $2",
+                    )
                         .bind(tenant.0)
                         .bind(id)
-                        .bind(key)
+                        .bind(&key)
+                        .bind(switchboard_core::search::digit_suffixes(&key))
                         .execute(&mut *conn)
                         .await
                         .map_err(db_err)?;

@@ -60,7 +60,11 @@ fn push_filtered(
     b.push("SELECT ").push(columns).push(" FROM ");
     let search = filter.search.as_ref();
     match (dialect, search) {
-        // Drive the query from the FTS5 trigram index, then keep this tenant's rows.
+        // Drive the query from the FTS5 index of digit suffixes, or the trigram one,
+        // then keep this tenant's rows.
+        (Dialect::Sqlite, Some(p)) if p.digits().is_some() => {
+            b.push("conversation_digits CROSS JOIN conversations c ON c.id = conversation_digits.rowid");
+        }
         (Dialect::Sqlite, Some(p)) if p.is_indexable() => {
             b.push("conversation_search CROSS JOIN conversations c ON c.id = conversation_search.rowid");
         }
@@ -79,6 +83,22 @@ fn push_filtered(
 }
 
 fn push_search_condition(b: &mut SqlBuilder, dialect: Dialect, pattern: &SearchPattern) {
+    // Six digits or more: a prefix of one of the key's digit-run suffixes
+    // (`search::digit_suffixes`, migration 0008), in each database's own prefix query.
+    if let Some(digits) = pattern.digits() {
+        match dialect {
+            Dialect::Sqlite => {
+                b.push(" AND conversation_digits MATCH ")
+                    .arg(Arg::Text(format!("\"{digits}\"*")));
+            }
+            Dialect::Postgres => {
+                b.push(" AND to_tsvector('simple'::regconfig, c.search_digits) @@ to_tsquery('simple'::regconfig, ")
+                    .arg(Arg::Text(format!("{digits}:*")))
+                    .push(")");
+            }
+        }
+        return;
+    }
     if dialect == Dialect::Sqlite && pattern.is_indexable() {
         b.push(" AND conversation_search MATCH ")
             .arg(Arg::Text(pattern.fts_phrase()));
@@ -207,7 +227,8 @@ pub fn create_conversation_at_once(dialect: Dialect) -> &'static str {
 /// statement's sub-statements cannot see each other's writes).
 /// `$1` tenant, `$2` channel, `$3` address, `$4` first name, `$5` last name, `$6` now,
 /// `$7`/`$8` the customer's search key with/without the address as its phone,
-/// `$9`/`$10` the conversation's, `$11` the counter slot.
+/// `$9`/`$10` the conversation's, `$11` the counter slot, `$12`/`$13` the
+/// conversation's `search_digits` (of `$9`/`$10`).
 /// No row: the channel is not the tenant's (or is deleted), or the key is stored. A
 /// unique violation: a concurrent create of the same key won. Either way nothing was
 /// written, and the caller goes the long way (`create_conversation`).
@@ -228,9 +249,9 @@ fn create_conversation_in_one_statement() -> &'static str {
              RETURNING id, first_name, last_name, phone_number, email, avatar_url), \
          c AS (\
              INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, search_key, \
-                 activity_at, created_at, updated_at) \
+                 search_digits, activity_at, created_at, updated_at) \
              SELECT $1, ch.id, ch.type, cu.id, $3, CASE WHEN ch.type = 'whatsapp' THEN $9 ELSE $10 END, \
-                 $6, $6, $6 FROM ch CROSS JOIN cu \
+                 CASE WHEN ch.type = 'whatsapp' THEN $12 ELSE $13 END, $6, $6, $6 FROM ch CROSS JOIN cu \
              RETURNING *), \
          counted AS (\
              INSERT INTO conversation_counts (tenant_id, channel_type, slot, n) \
@@ -264,9 +285,10 @@ fn create_conversation_in_one_script() -> &'static str {
              WHERE ch.tenant_id = $1 AND ch.id = $2 AND ch.deleted_at IS NULL AND NOT EXISTS (\
                  SELECT 1 FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND address = $3); \
              INSERT INTO conversations (tenant_id, channel_id, channel_type, customer_id, address, search_key, \
-                 activity_at, created_at, updated_at) \
+                 search_digits, activity_at, created_at, updated_at) \
              SELECT $1, ch.id, ch.type, last_insert_rowid(), $3, \
-                 CASE WHEN ch.type = 'whatsapp' THEN $9 ELSE $10 END, $6, $6, $6 FROM channels ch \
+                 CASE WHEN ch.type = 'whatsapp' THEN $9 ELSE $10 END, \
+                 CASE WHEN ch.type = 'whatsapp' THEN $12 ELSE $13 END, $6, $6, $6 FROM channels ch \
              WHERE ch.tenant_id = $1 AND ch.id = $2 AND changes() = 1; \
              INSERT INTO conversation_counts (tenant_id, channel_type, slot, n) \
              SELECT tenant_id, channel_type, $11, 1 FROM conversations \

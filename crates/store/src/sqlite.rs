@@ -103,6 +103,7 @@ impl SqliteStore {
     pub async fn migrate(&self) -> Result<usize, OpenError> {
         let before = applied(self.write.pool()).await;
         MIGRATOR.run(self.write.pool()).await?;
+        Self::derive_search_digits(self.write.pool()).await?;
         Ok(applied(self.write.pool()).await.saturating_sub(before))
     }
 

@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use switchboard_core::address;
-use switchboard_core::search::{conversation_key, fold, SearchPattern};
+use switchboard_core::search::{conversation_key, digit_suffixes, fold, SearchPattern};
 use switchboard_core::{
     ChannelType, Conversation, ConversationFilter, Created, CustomerFields, NewChannel,
     NewConversation, PageRequest, Store, TenantId,
@@ -269,6 +269,7 @@ backend_tests!(
     search_is_served_by_an_index,
     search_totals_follow_every_change_of_the_tenants_keys,
     search_totals_stay_exact_under_concurrent_new_conversations,
+    digit_searches_use_their_index_and_older_rows_are_derived,
 );
 
 // ---------------------------------------------------------------------------
@@ -844,6 +845,12 @@ fn make_queries(rng: &mut StdRng, world: &World, count: usize) -> Vec<String> {
         "\t \n",
         "+ ()",
         "-",
+        // Six digits or more go to the digits index: a run that no key holds, and
+        // runs that end at a key part's edge.
+        "000000",
+        "1234567890",
+        "90 5",
+        "5 5 5 5 5 5",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -878,6 +885,21 @@ fn make_queries(rng: &mut StdRng, world: &World, count: usize) -> Vec<String> {
                     spelled.push(c);
                 }
                 spelled
+            }
+            // Six digits or more of a Telegram or Instagram id, or of a phone number:
+            // the digits index.
+            5 if rng.gen_bool(0.6) => {
+                let m = if rng.gen_bool(0.5) {
+                    others.choose(rng).expect("other conversations exist")
+                } else {
+                    phones.choose(rng).expect("WhatsApp conversations exist")
+                };
+                let digits: String = m.address.chars().filter(char::is_ascii_digit).collect();
+                if digits.len() >= 6 {
+                    random_substring(rng, &digits, 6, 14)
+                } else {
+                    digits
+                }
             }
             // One or two characters.
             5 | 6 => {
@@ -943,6 +965,7 @@ async fn search_matches_reference_semantics(db: TestDb) {
     }
 
     let mut indexable_hits = 0;
+    let mut digits_hits = 0;
     let mut short_hits = 0;
     let mut empty_results = 0;
     let mut multi_page = 0;
@@ -1045,6 +1068,11 @@ async fn search_matches_reference_semantics(db: TestDb) {
 
             if tenant == world.tenant_a {
                 let indexable = pattern.as_ref().is_some_and(SearchPattern::is_indexable);
+                if !expected_ids.is_empty()
+                    && pattern.as_ref().is_some_and(|p| p.digits().is_some())
+                {
+                    digits_hits += 1;
+                }
                 match (&pattern, expected_ids.is_empty()) {
                     (None, _) => no_search += 1,
                     (Some(_), true) => empty_results += 1,
@@ -1061,11 +1089,16 @@ async fn search_matches_reference_semantics(db: TestDb) {
         }
     }
     eprintln!(
-        "queries: {} indexable with hits, {short_hits} short with hits, {empty_results} \
-         without hits, {no_search} blank, {multi_page} over several pages, {with_channel} \
-         with a channel filter",
+        "queries: {} indexable with hits ({digits_hits} through the digits index), \
+         {short_hits} short with hits, {empty_results} without hits, {no_search} blank, \
+         {multi_page} over several pages, {with_channel} with a channel filter",
         indexable_hits
     );
+    assert!(
+        digits_hits >= 10,
+        "too few digit queries with hits: {digits_hits}"
+    );
+    assert_digits_derived(&db).await;
     // The generated queries must cover every path, or this test proves little.
     assert!(
         indexable_hits >= 40,
@@ -1088,6 +1121,34 @@ async fn search_matches_reference_semantics(db: TestDb) {
         with_channel >= 30,
         "too few queries with a channel filter: {with_channel}"
     );
+}
+
+/// Every stored conversation's `search_digits` is derived from its `search_key`, as
+/// every way of writing them must leave it (`digit_suffixes`).
+async fn assert_digits_derived(db: &TestDb) {
+    let sql = "SELECT search_key, search_digits FROM conversations";
+    let rows: Vec<(String, Option<String>)> = match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query_as(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect("read keys")
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query_as(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect("read keys")
+        }
+    };
+    assert!(!rows.is_empty(), "conversations were stored");
+    for (key, digits) in rows {
+        assert_eq!(digits, Some(digit_suffixes(&key)), "the digits of {key:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -2122,6 +2183,7 @@ async fn search_totals_follow_every_change_of_the_tenants_keys(db: TestDb) {
         .expect("rename")
         .expect("the customer exists");
     assert_eq!(total(search("zeynep")).await, 5, "after a rename");
+    assert_digits_derived(&db).await;
     // A search key changed in the database directly.
     let sql = format!(
         "UPDATE conversations SET search_key = 'someone else' WHERE tenant_id = {} AND id = {}",
@@ -2353,4 +2415,167 @@ async fn search_totals_stay_exact_under_concurrent_new_conversations(db: TestDb)
     );
     check_all("after the concurrent writers".into()).await;
     check_all("asked again".into()).await;
+}
+
+// ---------------------------------------------------------------------------
+// The digits index (migration 0008).
+
+/// A search of six digits or more reads the digits index, which holds only what
+/// `search_digits` holds: rows stored before the migration (`search_digits` NULL) are
+/// derived when the store migrates, before it serves.
+async fn digit_searches_use_their_index_and_older_rows_are_derived(db: TestDb) {
+    use switchboard_store::plan::{self, Arg, Dialect};
+    let now = start_time();
+    let (tenant, channels) =
+        create_tenant_with_channels(db.store.as_ref(), "Digits", &[ChannelType::Whatsapp], now)
+            .await;
+    for n in 0..5 {
+        db.store
+            .create_conversation(
+                tenant,
+                NewConversation {
+                    channel_id: channels[0].1,
+                    address: format!("+90532{:07}", 1_234_560 + n),
+                    first_name: None,
+                    last_name: None,
+                },
+                now,
+            )
+            .await
+            .expect("create conversation");
+    }
+    let filter = ConversationFilter {
+        channel_type: None,
+        search: SearchPattern::parse("532 123 456"),
+    };
+    assert!(
+        filter.search.as_ref().and_then(|p| p.digits()).is_some(),
+        "nine digits go to the digits index"
+    );
+    let page = PageRequest {
+        page: 1,
+        per_page: 15,
+    };
+    let total = |store: Arc<dyn Store>| {
+        let filter = filter.clone();
+        async move {
+            store
+                .list_conversations(tenant, &filter, page, now)
+                .await
+                .expect("list")
+                .total
+        }
+    };
+    assert_eq!(total(db.store.clone()).await, 5);
+
+    // The statement of a search page reads the digits index. (On PostgreSQL, whose
+    // planner would read a handful of rows whole, the store's condition alone with
+    // table scans off: it must be one the index serves.)
+    let statement = match db.backend {
+        Backend::Sqlite => plan::conversation_page(Dialect::Sqlite, tenant, &filter, page, 0, now),
+        Backend::Postgres => {
+            let mut matches = plan::filtered_ids(Dialect::Postgres, tenant, &filter);
+            let (_, condition) = matches
+                .sql
+                .split_once(" AND ")
+                .expect("the tenant, then the search");
+            matches.sql = format!("SELECT c.id FROM conversations c WHERE $1 > 0 AND {condition}");
+            matches
+        }
+    };
+    let plan_text = match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            let explain = format!("EXPLAIN QUERY PLAN {}", statement.sql);
+            let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+            for arg in &statement.args {
+                query = match arg {
+                    Arg::Int(v) => query.bind(*v),
+                    Arg::Text(v) => query.bind(v.clone()),
+                    Arg::Time(v) => query.bind(*v),
+                };
+            }
+            let rows = query
+                .fetch_all(&mut conn)
+                .await
+                .expect("EXPLAIN QUERY PLAN");
+            rows.into_iter()
+                .map(|(_, _, _, detail)| detail)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut conn)
+                .await
+                .expect("set");
+            let explain = format!("EXPLAIN {}", statement.sql);
+            let mut query = sqlx::query_scalar::<_, String>(&explain);
+            for arg in &statement.args {
+                query = match arg {
+                    Arg::Int(v) => query.bind(*v),
+                    Arg::Text(v) => query.bind(v.clone()),
+                    Arg::Time(v) => query.bind(*v),
+                };
+            }
+            query
+                .fetch_all(&mut conn)
+                .await
+                .expect("EXPLAIN")
+                .join("\n")
+        }
+    };
+    let index = match db.backend {
+        Backend::Sqlite => "conversation_digits VIRTUAL TABLE",
+        Backend::Postgres => "conversations_search_digits",
+    };
+    assert!(
+        plan_text.contains(index),
+        "{index} in the plan:\n{plan_text}"
+    );
+
+    // Rows as a database migrated before 0008 holds them.
+    let forget = format!(
+        "UPDATE conversations SET search_digits = NULL WHERE tenant_id = {}",
+        tenant.0
+    );
+    match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query(&forget)
+                .execute(&mut conn)
+                .await
+                .expect("forget");
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query(&forget)
+                .execute(&mut conn)
+                .await
+                .expect("forget");
+        }
+    }
+    let unmigrated = Database::connect(&db.url, &StoreOptions::default())
+        .await
+        .expect("open without migrating")
+        .into_store();
+    assert_eq!(
+        total(unmigrated).await,
+        0,
+        "the digits index holds what search_digits holds"
+    );
+    let reopened = Database::connect(&db.url, &StoreOptions::default())
+        .await
+        .expect("open again");
+    reopened
+        .migrate()
+        .await
+        .expect("migrate derives the digits");
+    assert_eq!(total(reopened.into_store()).await, 5);
+    assert_digits_derived(&db).await;
 }
