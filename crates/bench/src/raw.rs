@@ -98,12 +98,12 @@ fn sqlite_run(conn: &rusqlite::Connection, b: &SqlBuilder) -> rusqlite::Result<(
 fn statements(
     dialect: Dialect,
     request: &RawRequest,
-    search_total_and_base: Option<(i64, i64)>,
+    search: Option<SearchState>,
     now: DateTime<Utc>,
 ) -> Vec<SqlBuilder> {
     let (tenant, filter, page) = (request.tenant, &request.filter, request.page);
     let offset = page.offset().unwrap_or(0);
-    match search_total_and_base {
+    match search {
         // A page within the first `MERGED_TOTAL_MAX_OFFSET` rows of a list that
         // has it: one statement with its total.
         None if offset <= plan::MERGED_TOTAL_MAX_OFFSET => {
@@ -113,9 +113,9 @@ fn statements(
         }
         None => vec![
             plan::conversation_total(dialect, tenant, filter),
-            plan::conversation_page(dialect, tenant, filter, page, offset, now),
+            plan::conversation_page(dialect, tenant, filter, page, offset, now, true),
         ],
-        Some((total, base)) => {
+        Some(SearchState { total, base, size }) => {
             // On freshly seeded data the walk finds the page (the checker has
             // just compared the server's answers with the seed's), so that is the
             // statement the server runs.
@@ -124,36 +124,59 @@ fn statements(
                     Some(window) => plan::conversation_page_window(
                         tenant, filter, page, offset, window, now, dialect,
                     ),
-                    None => plan::conversation_page(dialect, tenant, filter, page, offset, now),
+                    None => plan::conversation_page(
+                        dialect,
+                        tenant,
+                        filter,
+                        page,
+                        offset,
+                        now,
+                        in_index(size),
+                    ),
                 };
             vec![plan::search_state(tenant, filter), page_sql]
         }
     }
 }
 
-/// For a search: its total and the list size it filters, as the server reads them.
-fn sqlite_search_total_and_base(
-    path: &str,
-    request: &RawRequest,
-) -> Result<Option<(i64, i64)>, BoxError> {
+/// What a search request's statements depend on, as the server reads it: the search's
+/// total, the list size it filters and the tenant's size (`plan::search_state`).
+#[derive(Debug, Clone, Copy)]
+struct SearchState {
+    total: i64,
+    base: i64,
+    size: i64,
+}
+
+/// Whether the server's search of a tenant of `size` conversations names the tenant to
+/// the search indexes (its default limit).
+fn in_index(size: i64) -> bool {
+    plan::tenant_in_search_index(size, plan::TENANT_IN_SEARCH_INDEX_MAX)
+}
+
+/// For a search: its `SearchState`.
+fn sqlite_search_state(path: &str, request: &RawRequest) -> Result<Option<SearchState>, BoxError> {
     if request.filter.search.is_none() {
         return Ok(None);
     }
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let row = |b: &SqlBuilder| -> rusqlite::Result<(i64, i64)> {
+    let row = |b: &SqlBuilder, column: usize| -> rusqlite::Result<i64> {
         conn.prepare(&b.sql)?.query_row(
             rusqlite::params_from_iter(b.args.iter().map(sqlite_value)),
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(column),
         )
     };
-    let (_, total) = row(&plan::search_count(
+    let state = plan::search_state(request.tenant, &request.filter);
+    let (base, size) = (row(&state, 1)?, row(&state, 2)?);
+    let count = plan::search_count(
         Dialect::Sqlite,
         request.tenant,
         &request.filter,
-    ))?;
-    let (_, base) = row(&plan::search_state(request.tenant, &request.filter))?;
-    Ok(Some((total, base)))
+        in_index(size),
+    );
+    let total = row(&count, 1)?;
+    Ok(Some(SearchState { total, base, size }))
 }
 
 /// `concurrency` threads, each with its own read-only connection, replaying the
@@ -169,7 +192,7 @@ pub fn run_sqlite(
     let statements = std::sync::Arc::new(statements(
         Dialect::Sqlite,
         request,
-        sqlite_search_total_and_base(path, request)?,
+        sqlite_search_state(path, request)?,
         now,
     ));
     let start = Instant::now() + warmup;
@@ -254,14 +277,20 @@ pub async fn pgbench_script(
 ) -> Result<(String, Vec<String>), BoxError> {
     use sqlx::Connection;
     let now = Utc::now();
-    let search_total_and_base = if request.filter.search.is_some() {
+    let search = if request.filter.search.is_some() {
         let mut conn = sqlx::PgConnection::connect(url).await?;
-        let count = plan::search_count(Dialect::Postgres, request.tenant, &request.filter);
         let state = plan::search_state(request.tenant, &request.filter);
-        let (_, total) = fetch_pair(&mut conn, &count).await?;
-        let (_, base) = fetch_pair(&mut conn, &state).await?;
+        let state = fetch_integers(&mut conn, &state).await?;
+        let (base, size) = (state[1], state[2]);
+        let count = plan::search_count(
+            Dialect::Postgres,
+            request.tenant,
+            &request.filter,
+            in_index(size),
+        );
+        let total = fetch_integers(&mut conn, &count).await?[1];
         conn.close().await?;
-        Some((total, base))
+        Some(SearchState { total, base, size })
     } else {
         None
     };
@@ -284,17 +313,19 @@ pub async fn pgbench_script(
         script.push_str(&sql);
         script.push_str(";\n");
     };
-    for statement in statements(Dialect::Postgres, request, search_total_and_base, now) {
+    for statement in statements(Dialect::Postgres, request, search, now) {
         add(&statement, &mut script);
     }
     Ok((script, defines))
 }
 
-async fn fetch_pair(
+/// The one row of `b`, whose columns are all integers.
+async fn fetch_integers(
     conn: &mut sqlx::PgConnection,
     b: &SqlBuilder,
-) -> Result<(i64, i64), sqlx::Error> {
-    let mut query = sqlx::query_as::<_, (i64, i64)>(&b.sql);
+) -> Result<Vec<i64>, sqlx::Error> {
+    use sqlx::Row;
+    let mut query = sqlx::query(&b.sql);
     for arg in &b.args {
         query = match arg {
             Arg::Int(v) => query.bind(*v),
@@ -302,7 +333,8 @@ async fn fetch_pair(
             Arg::Time(v) => query.bind(*v),
         };
     }
-    query.fetch_one(conn).await
+    let row = query.fetch_one(conn).await?;
+    (0..row.len()).map(|k| row.try_get(k)).collect()
 }
 
 /// Runs pgbench with the script and reads its throughput and average latency.

@@ -44,6 +44,10 @@ pub struct StoreOptions {
     /// index finds the matches instead (`plan::walk_window`); 0 never walks. Tests
     /// lower it to exercise both ways on small data.
     pub search_walk_max: i64,
+    /// The most conversations a tenant may have for its PostgreSQL searches to look it
+    /// up in the search indexes (`plan::TENANT_IN_SEARCH_INDEX_MAX`, the default).
+    /// Tests lower it to exercise the other form on small data.
+    pub tenant_in_search_index_max: i64,
 }
 
 impl Default for StoreOptions {
@@ -53,6 +57,7 @@ impl Default for StoreOptions {
             max_write_connections: 16,
             idle_timeout: std::time::Duration::from_secs(30),
             search_walk_max: plan::MAX_WALK,
+            tenant_in_search_index_max: plan::TENANT_IN_SEARCH_INDEX_MAX,
         }
     }
 }

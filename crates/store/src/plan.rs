@@ -35,8 +35,17 @@ pub enum Dialect {
 /// the server reads with has the same best plan whatever its arguments: the list
 /// order index for a tenant's page, the walk, the trigram index for a search's
 /// matches (inside a materialised CTE, which no argument can talk the planner out
-/// of).
-pub const POSTGRES_READ_SETTINGS: &[(&str, &str)] = &[("plan_cache_mode", "force_generic_plan")];
+/// of), and whether the tenant is named to the search indexes is the server's choice
+/// by the tenant's size (`TENANT_IN_SEARCH_INDEX_MAX`), not the planner's.
+///
+/// `max_parallel_workers_per_gather = 0`: no parallel workers. Starting them takes
+/// milliseconds, far more than any statement here needs (a digits search's count:
+/// 6.5 ms with two workers, 0.3 ms of work), and on a server answering many requests
+/// at once every core is already someone's.
+pub const POSTGRES_READ_SETTINGS: &[(&str, &str)] = &[
+    ("plan_cache_mode", "force_generic_plan"),
+    ("max_parallel_workers_per_gather", "0"),
+];
 
 /// The caller's role in a tenant; every tenant-scoped request asks it first.
 pub const MEMBERSHIP_ROLE: &str =
@@ -45,17 +54,36 @@ pub const MEMBERSHIP_ROLE: &str =
 /// `SELECT c.id FROM ... WHERE ...` for the filter, without order or limit.
 pub fn filtered_ids(dialect: Dialect, tenant: TenantId, filter: &ConversationFilter) -> SqlBuilder {
     let mut b = SqlBuilder::default();
-    push_filtered(&mut b, dialect, tenant, filter, "c.id");
+    push_filtered(&mut b, dialect, tenant, filter, "c.id", true);
     b
 }
 
-/// `SELECT columns FROM ... WHERE ...` for the filter (`c` is the conversation).
+/// The most conversations a tenant may have for a PostgreSQL search to look its
+/// tenant up in the search indexes. The trigram index starts with `tenant_id`, and
+/// intersecting a tenant's list there costs as much as the tenant is large: 4 ms a
+/// search at a million conversations, where the search's own matches take 0.1 to 1
+/// ms. So a larger tenant's searches name it in a form no index serves
+/// (`(c.tenant_id + 0) = $n`), and PostgreSQL checks the tenant of each match instead;
+/// a small tenant in a large database keeps the index's help. (With generic plans,
+/// `POSTGRES_READ_SETTINGS`, the planner cannot tell the two apart itself; given the
+/// choice it even intersected the digits index with the tenant's list, 800 ms.)
+pub const TENANT_IN_SEARCH_INDEX_MAX: i64 = 50_000;
+
+/// Whether a search of a tenant of `tenant_size` conversations names the tenant to
+/// the search indexes (`TENANT_IN_SEARCH_INDEX_MAX`, or `max` in its place).
+pub fn tenant_in_search_index(tenant_size: i64, max: i64) -> bool {
+    tenant_size <= max
+}
+
+/// `SELECT columns FROM ... WHERE ...` for the filter (`c` is the conversation);
+/// `tenant_in_index` as `tenant_in_search_index` decides.
 fn push_filtered(
     b: &mut SqlBuilder,
     dialect: Dialect,
     tenant: TenantId,
     filter: &ConversationFilter,
     columns: &str,
+    tenant_in_index: bool,
 ) {
     b.push("SELECT ").push(columns).push(" FROM ");
     let search = filter.search.as_ref();
@@ -72,7 +100,13 @@ fn push_filtered(
             b.push("conversations c");
         }
     }
-    b.push(" WHERE c.tenant_id = ").arg(Arg::Int(tenant.0));
+    let tenant_by_filter = dialect == Dialect::Postgres && search.is_some() && !tenant_in_index;
+    b.push(if tenant_by_filter {
+        " WHERE (c.tenant_id + 0) = "
+    } else {
+        " WHERE c.tenant_id = "
+    })
+    .arg(Arg::Int(tenant.0));
     if let Some(t) = filter.channel_type {
         b.push(" AND c.channel_type = ")
             .arg(Arg::Text(t.as_str().to_string()));
@@ -182,7 +216,7 @@ pub fn conversation_page_with_total(
     offset: i64,
     now: DateTime<Utc>,
 ) -> SqlBuilder {
-    let ids = conversation_page_ids(dialect, tenant, filter, page, offset);
+    let ids = conversation_page_ids(dialect, tenant, filter, page, offset, true);
     hydrate_with(dialect, tenant, ids, now, |b| {
         let total = counter_sum_expression(
             b,
@@ -348,9 +382,9 @@ pub fn search_epoch(tenant: TenantId) -> SqlBuilder {
     b
 }
 
-/// `(epoch, base)`: the tenant's search epoch, and how many conversations the list has
-/// before the search filters it (the channel type applied). Asked by every search
-/// request; two counter probes.
+/// `(epoch, base, size)`: the tenant's search epoch, how many conversations the list
+/// has before the search filters it (the channel type applied), and how many the
+/// tenant has. Asked by every search request; counter probes only.
 pub fn search_state(tenant: TenantId, filter: &ConversationFilter) -> SqlBuilder {
     let mut b = SqlBuilder::default();
     b.push("SELECT ");
@@ -362,18 +396,26 @@ pub fn search_state(tenant: TenantId, filter: &ConversationFilter) -> SqlBuilder
         tenant,
         filter.channel_type.map(|t| t.as_str()),
     );
-    b.push(" AS BIGINT) AS base");
+    b.push(" AS BIGINT) AS base, CAST(");
+    counter_sum(&mut b, "conversation_counts", tenant, None);
+    b.push(" AS BIGINT) AS size");
     b
 }
 
 /// `(epoch, count)`: the exact number of conversations a search matches, with the
-/// epoch it was counted at, read in one statement (one snapshot).
-pub fn search_count(dialect: Dialect, tenant: TenantId, filter: &ConversationFilter) -> SqlBuilder {
+/// epoch it was counted at, read in one statement (one snapshot); `tenant_in_index`
+/// as `tenant_in_search_index` decides.
+pub fn search_count(
+    dialect: Dialect,
+    tenant: TenantId,
+    filter: &ConversationFilter,
+    tenant_in_index: bool,
+) -> SqlBuilder {
     let mut b = SqlBuilder::default();
     b.push("SELECT ");
     push_search_epoch(&mut b, tenant);
     b.push(" AS epoch, (SELECT COUNT(*) FROM (");
-    push_filtered(&mut b, dialect, tenant, filter, "c.id");
+    push_filtered(&mut b, dialect, tenant, filter, "c.id", tenant_in_index);
     b.push(") matches) AS matches");
     b
 }
@@ -465,7 +507,8 @@ pub fn conversation_page_window(
 
 /// One page of the filtered list, `offset` rows in, with each conversation's channel,
 /// customer and the blacklist entry blocking it at `now` (`CONVERSATION_COLUMNS`), in
-/// list order.
+/// list order; `tenant_in_index` as `tenant_in_search_index` decides (no matter
+/// without a search).
 pub fn conversation_page(
     dialect: Dialect,
     tenant: TenantId,
@@ -473,8 +516,9 @@ pub fn conversation_page(
     page: PageRequest,
     offset: i64,
     now: DateTime<Utc>,
+    tenant_in_index: bool,
 ) -> SqlBuilder {
-    let ids = conversation_page_ids(dialect, tenant, filter, page, offset);
+    let ids = conversation_page_ids(dialect, tenant, filter, page, offset, tenant_in_index);
     hydrate(dialect, tenant, ids, now)
 }
 
@@ -485,6 +529,7 @@ fn conversation_page_ids(
     filter: &ConversationFilter,
     page: PageRequest,
     offset: i64,
+    tenant_in_index: bool,
 ) -> SqlBuilder {
     let mut ids = SqlBuilder::default();
     if dialect == Dialect::Postgres && filter.search.is_some() {
@@ -494,10 +539,17 @@ fn conversation_page_ids(
         // carries the search key), misjudging how rare they are: measured at a
         // million conversations, 3.3 s for a phone number against 0.1 s.
         ids.push("WITH matches AS MATERIALIZED (");
-        push_filtered(&mut ids, dialect, tenant, filter, "c.id, c.activity_at");
+        push_filtered(
+            &mut ids,
+            dialect,
+            tenant,
+            filter,
+            "c.id, c.activity_at",
+            tenant_in_index,
+        );
         ids.push(") SELECT m.id FROM matches m ORDER BY m.activity_at DESC, m.id DESC");
     } else {
-        push_filtered(&mut ids, dialect, tenant, filter, "c.id");
+        push_filtered(&mut ids, dialect, tenant, filter, "c.id", tenant_in_index);
         ids.push(" ORDER BY c.activity_at DESC, c.id DESC");
     }
     ids.push(" LIMIT ")

@@ -24,6 +24,7 @@ pub struct PgStore {
     poll: PgPool,
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
+    tenant_in_search_index_max: i64,
 }
 
 impl PgStore {
@@ -61,6 +62,7 @@ impl PgStore {
             poll,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
+            tenant_in_search_index_max: options.tenant_in_search_index_max,
         })
     }
 
@@ -93,6 +95,10 @@ impl PgStore {
 
     fn search_walk_max(&self) -> i64 {
         self.search_walk_max
+    }
+
+    fn tenant_in_search_index(&self, tenant_size: i64) -> bool {
+        crate::plan::tenant_in_search_index(tenant_size, self.tenant_in_search_index_max)
     }
 
     async fn begin_write(&self) -> StoreResult<WriteTx> {

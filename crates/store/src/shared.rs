@@ -827,17 +827,17 @@ macro_rules! impl_shared_store {
                 }
                 // Without a search the total comes from the counters; with one, from the
                 // search counts at the tenant's current epoch (`search_counts.rs`).
-                let (total, base) = if filter.search.is_none() {
+                let (total, base, tenant_size) = if filter.search.is_none() {
                     let total_sql = crate::plan::conversation_total(Self::DIALECT, tenant, filter);
                     let total: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&total_sql.sql), total_sql.args)
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(db_err)?;
-                    (total, None)
+                    (total, None, 0)
                 } else {
                     let state = crate::plan::search_state(tenant, filter);
                     let ticket = self.search_counts().ticket();
-                    let (epoch, base): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&state.sql), state.args)
+                    let (epoch, base, size): (i64, i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64, i64)>(&state.sql), state.args)
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(db_err)?;
@@ -853,7 +853,8 @@ macro_rules! impl_shared_store {
                             match self.search_counts().get_at_least(tenant, filter, epoch) {
                                 Some(total) => total,
                                 None => {
-                                    let count = crate::plan::search_count(Self::DIALECT, tenant, filter);
+                                    let in_index = self.tenant_in_search_index(size);
+                                    let count = crate::plan::search_count(Self::DIALECT, tenant, filter, in_index);
                                     let ticket = self.search_counts().ticket();
                                     let (epoch, total): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&count.sql), count.args)
                                         .fetch_one(&mut *conn)
@@ -866,7 +867,7 @@ macro_rules! impl_shared_store {
                             }
                         }
                     };
-                    (total, Some(base))
+                    (total, Some(base), size)
                 };
                 let offset = match page.offset() {
                     Some(offset) if offset < total => offset,
@@ -888,7 +889,8 @@ macro_rules! impl_shared_store {
                         return Ok(switchboard_core::PageOf { items, total });
                     }
                 }
-                let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset, now);
+                let in_index = self.tenant_in_search_index(tenant_size);
+                let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset, now, in_index);
                 let items = Self::fetch_hydrated(&mut conn, page_sql).await?;
                 Ok(switchboard_core::PageOf { items, total })
             }

@@ -23,6 +23,7 @@ pub struct SqliteStore {
     poll: SqlitePool,
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
+    tenant_in_search_index_max: i64,
     /// Keeps the memory collector (`sqlite_memory::collect_now_and_then`) running.
     _collecting: std::sync::Arc<()>,
 }
@@ -96,6 +97,7 @@ impl SqliteStore {
             poll,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
+            tenant_in_search_index_max: options.tenant_in_search_index_max,
             _collecting: collecting,
         })
     }
@@ -130,6 +132,10 @@ impl SqliteStore {
 
     fn search_walk_max(&self) -> i64 {
         self.search_walk_max
+    }
+
+    fn tenant_in_search_index(&self, tenant_size: i64) -> bool {
+        crate::plan::tenant_in_search_index(tenant_size, self.tenant_in_search_index_max)
     }
 
     async fn begin_write(&self) -> StoreResult<WriteTx> {
