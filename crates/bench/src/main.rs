@@ -62,6 +62,9 @@ enum Command {
         /// L4: search for this.
         #[arg(long)]
         search: Option<String>,
+        /// L2: this page (of 15) instead of the first.
+        #[arg(long, default_value_t = 1)]
+        page: i64,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
         #[arg(long, default_value_t = 20)]
@@ -147,18 +150,23 @@ async fn run(command: Command) -> Result<String, seed::BoxError> {
             report,
             channel_type,
             search,
+            page,
             concurrency,
             seconds,
             warmup_seconds,
         } => {
             let report: seed::SeedReport = serde_json::from_slice(&std::fs::read(report)?)?;
             let tenant = report.tenants.first().ok_or("the report has no tenant")?;
-            let request = raw::RawRequest::new(
+            let mut request = raw::RawRequest::new(
                 tenant.id,
                 report.user_id,
                 channel_type.as_deref(),
                 search.as_deref(),
             )?;
+            if page < 1 {
+                return Err("--page starts at 1".into());
+            }
+            request.page.page = page;
             let warmup = Duration::from_secs(warmup_seconds);
             let duration = Duration::from_secs(seconds);
             let result = if let Some(path) = database_url.strip_prefix("sqlite://") {

@@ -350,7 +350,8 @@ pub async fn run_pgbench(
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("request.sql");
     std::fs::write(&file, &script)?;
-    let run = |seconds: u64| {
+    let log_prefix = dir.join("latency");
+    let run = |seconds: u64, log: bool| {
         let mut command = std::process::Command::new("pgbench");
         // The server's session settings for reading (libpq reads PGOPTIONS).
         let settings: Vec<String> = plan::POSTGRES_READ_SETTINGS
@@ -369,13 +370,34 @@ pub async fn run_pgbench(
         for d in &defines {
             command.arg("-D").arg(d);
         }
+        if log {
+            // One line per transaction, its latency in microseconds third.
+            command
+                .arg("-l")
+                .arg(format!("--log-prefix={}", log_prefix.display()));
+        }
         command.arg(url);
         command.output()
     };
     if warmup.as_secs() > 0 {
-        run(warmup.as_secs())?;
+        run(warmup.as_secs(), false)?;
     }
-    let output = run(duration.as_secs().max(1))?;
+    let output = run(duration.as_secs().max(1), true)?;
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let is_log = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("latency"));
+        if is_log {
+            latencies.extend(
+                std::fs::read_to_string(&path)?
+                    .lines()
+                    .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u32>().ok()),
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
@@ -396,14 +418,15 @@ pub async fn run_pgbench(
     let tps = number_after("tps").ok_or_else(|| format!("no tps in pgbench output:\n{stdout}"))?;
     let requests = number_after("number of transactions actually processed").unwrap_or(0.0);
     let latency = number_after("latency average").unwrap_or(0.0);
+    let percentiles = summarize("pgbench", concurrency, duration, latencies);
     Ok(RawResult {
         driver: "pgbench -M prepared".to_string(),
         concurrency,
         seconds: duration.as_secs_f64(),
         requests: requests as u64,
         requests_per_sec: tps,
-        p50_ms: None,
-        p99_ms: None,
+        p50_ms: percentiles.p50_ms,
+        p99_ms: percentiles.p99_ms,
         avg_ms: latency,
     })
 }

@@ -208,6 +208,7 @@ struct Cursor {
     conversation_id: i64,
     message_id: i64,
     per_type: [i64; 4],
+    dialect: switchboard_store::plan::Dialect,
 }
 
 impl Cursor {
@@ -313,7 +314,8 @@ impl Batch {
             Value::Int(customer_id),
             Value::Text(c.address.clone()),
             Value::Text(c.search_key()),
-            Value::Text(switchboard_core::search::digit_suffixes(&c.search_key())),
+            switchboard_store::plan::stored_search_digits(cursor.dialect, &c.search_key())
+                .map_or(Value::Null, Value::Text),
             last_message_id.map_or(Value::Null, Value::Int),
             opt_text(last.map(|m| m.body.as_str())),
             last.map_or(Value::Null, |m| Value::Time(m.at)),
@@ -408,6 +410,7 @@ async fn sqlite_cursor(
         conversation_id,
         message_id,
         per_type: [0; 4],
+        dialect: switchboard_store::plan::Dialect::Sqlite,
     })
 }
 
@@ -547,6 +550,7 @@ async fn pg_cursor(
         conversation_id: ids[1],
         message_id: ids[2],
         per_type: [0; 4],
+        dialect: switchboard_store::plan::Dialect::Postgres,
     })
 }
 

@@ -198,7 +198,7 @@ macro_rules! impl_messaging_store {
                         .bind(tenant.0)
                         .bind(id)
                         .bind(&key)
-                        .bind(switchboard_core::search::digit_suffixes(&key))
+                        .bind(crate::plan::stored_search_digits(Self::DIALECT, &key))
                         .execute(&mut *conn)
                         .await
                         .map_err(db_err)?;

@@ -126,7 +126,7 @@ fn push_search_condition(b: &mut SqlBuilder, dialect: Dialect, pattern: &SearchP
                     .arg(Arg::Text(format!("\"{digits}\"*")));
             }
             Dialect::Postgres => {
-                b.push(" AND to_tsvector('simple'::regconfig, c.search_digits) @@ to_tsquery('simple'::regconfig, ")
+                b.push(" AND to_tsvector('simple'::regconfig, search_digit_suffixes(c.search_key)) @@ to_tsquery('simple'::regconfig, ")
                     .arg(Arg::Text(format!("{digits}:*")))
                     .push(")");
             }
@@ -228,6 +228,16 @@ pub fn conversation_page_with_total(
     })
 }
 
+/// What a conversation's `search_digits` column holds: the key's digit suffixes on
+/// SQLite, whose FTS5 index reads them from there; nothing on PostgreSQL, whose index
+/// derives them from the key (migration 0008).
+pub fn stored_search_digits(dialect: Dialect, search_key: &str) -> Option<String> {
+    match dialect {
+        Dialect::Sqlite => Some(switchboard_core::search::digit_suffixes(search_key)),
+        Dialect::Postgres => None,
+    }
+}
+
 /// The tenant's search epoch: it moves with every new conversation (the conversation
 /// counters) and every new search key (`search_changes`, kept by a trigger), so a
 /// search total counted at one epoch is exact for as long as the epoch stays.
@@ -262,7 +272,7 @@ pub fn create_conversation_at_once(dialect: Dialect) -> &'static str {
 /// `$1` tenant, `$2` channel, `$3` address, `$4` first name, `$5` last name, `$6` now,
 /// `$7`/`$8` the customer's search key with/without the address as its phone,
 /// `$9`/`$10` the conversation's, `$11` the counter slot, `$12`/`$13` the
-/// conversation's `search_digits` (of `$9`/`$10`).
+/// conversation's `search_digits` (`stored_search_digits` of `$9`/`$10`).
 /// No row: the channel is not the tenant's (or is deleted), or the key is stored. A
 /// unique violation: a concurrent create of the same key won. Either way nothing was
 /// written, and the caller goes the long way (`create_conversation`).

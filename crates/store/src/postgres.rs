@@ -69,7 +69,6 @@ impl PgStore {
     pub async fn migrate(&self) -> Result<usize, OpenError> {
         let before = applied(&self.write).await;
         MIGRATOR.run(&self.write).await?;
-        Self::derive_search_digits(&self.write).await?;
         Ok(applied(&self.write).await.saturating_sub(before))
     }
 

@@ -21,53 +21,6 @@ macro_rules! impl_shared_store {
                 Self::fetch_hydrated(conn, crate::plan::hydrate(Self::DIALECT, tenant, page, now)).await
             }
 
-            /// Derives `search_digits` (migration 0008) for conversations that do not
-            /// have it: those written before the migration. Run by `migrate`, before
-            /// the store serves, so that a digits search never misses a row; tenant by
-            /// tenant, in batches of one transaction each, so that a large database is
-            /// not one huge transaction.
-            async fn derive_search_digits(pool: &sqlx::Pool<$db>) -> Result<u64, crate::OpenError> {
-                use switchboard_core::search::digit_suffixes;
-                let failed = crate::OpenError::Derive;
-                let tenants: Vec<i64> = sqlx::query_scalar::<$db, i64>("SELECT id FROM tenants ORDER BY id")
-                    .fetch_all(pool)
-                    .await
-                    .map_err(failed)?;
-                let mut derived = 0;
-                for tenant in tenants {
-                    let mut after = 0i64;
-                    loop {
-                        let rows: Vec<(i64, String)> = sqlx::query_as::<$db, (i64, String)>(
-                            "SELECT id, search_key FROM conversations \
-                             WHERE tenant_id = $1 AND id > $2 AND search_digits IS NULL ORDER BY id LIMIT 2000",
-                        )
-                        .bind(tenant)
-                        .bind(after)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(failed)?;
-                        let Some(&(last, _)) = rows.last() else { break };
-                        after = last;
-                        let mut tx = pool.begin().await.map_err(failed)?;
-                        for (id, key) in &rows {
-                            sqlx::query::<$db>("UPDATE conversations SET search_digits = $3 WHERE tenant_id = $1 AND id = $2")
-                                .bind(tenant)
-                                .bind(id)
-                                .bind(digit_suffixes(key))
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(failed)?;
-                        }
-                        tx.commit().await.map_err(failed)?;
-                        derived += rows.len() as u64;
-                    }
-                }
-                if derived > 0 {
-                    tracing::info!(conversations = derived, "derived the digits index of stored conversations");
-                }
-                Ok(derived)
-            }
-
             /// Runs a statement selecting `CONVERSATION_COLUMNS`.
             async fn fetch_hydrated(
                 conn: &mut $conn,
@@ -174,7 +127,7 @@ macro_rules! impl_shared_store {
                     .bind(&new.address)
                     .bind(&key)
                     .bind(now)
-                    .bind(switchboard_core::search::digit_suffixes(&key))
+                    .bind(crate::plan::stored_search_digits(Self::DIALECT, &key))
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(db_err)?;
@@ -290,8 +243,8 @@ macro_rules! impl_shared_store {
                     .bind(&whatsapp_key)
                     .bind(&other_key)
                     .bind(Self::counter_slot())
-                    .bind(switchboard_core::search::digit_suffixes(&whatsapp_key))
-                    .bind(switchboard_core::search::digit_suffixes(&other_key));
+                    .bind(crate::plan::stored_search_digits(Self::DIALECT, &whatsapp_key))
+                    .bind(crate::plan::stored_search_digits(Self::DIALECT, &other_key));
                 let added = |conversation: &ConversationRow| {
                     let whatsapp = conversation.channel_type == "whatsapp";
                     crate::search_counts::AddedConversation {

@@ -105,7 +105,7 @@ impl SqliteStore {
     pub async fn migrate(&self) -> Result<usize, OpenError> {
         let before = applied(self.write.pool()).await;
         MIGRATOR.run(self.write.pool()).await?;
-        Self::derive_search_digits(self.write.pool()).await?;
+        derive_search_digits(self.write.pool()).await?;
         Ok(applied(self.write.pool()).await.saturating_sub(before))
     }
 
@@ -174,6 +174,59 @@ async fn applied(pool: &SqlitePool) -> usize {
         .await
         .map(|n| n as usize)
         .unwrap_or(0)
+}
+
+/// Derives `search_digits` (migration 0008) for conversations that do not
+/// have it: those written before the migration. Run by `migrate`
+/// (PostgreSQL's index derives them itself), before the store serves, so
+/// that a digits search never misses a row; tenant by tenant, in batches of
+/// one transaction each, so that a large database is not one huge
+/// transaction.
+async fn derive_search_digits(pool: &SqlitePool) -> Result<u64, OpenError> {
+    use switchboard_core::search::digit_suffixes;
+    let failed = OpenError::Derive;
+    let tenants: Vec<i64> = sqlx::query_scalar::<Sqlite, i64>("SELECT id FROM tenants ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .map_err(failed)?;
+    let mut derived = 0;
+    for tenant in tenants {
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, String)> = sqlx::query_as::<Sqlite, (i64, String)>(
+                "SELECT id, search_key FROM conversations \
+                 WHERE tenant_id = $1 AND id > $2 AND search_digits IS NULL ORDER BY id LIMIT 2000",
+            )
+            .bind(tenant)
+            .bind(after)
+            .fetch_all(pool)
+            .await
+            .map_err(failed)?;
+            let Some(&(last, _)) = rows.last() else { break };
+            after = last;
+            let mut tx = pool.begin().await.map_err(failed)?;
+            for (id, key) in &rows {
+                sqlx::query::<Sqlite>(
+                    "UPDATE conversations SET search_digits = $3 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(digit_suffixes(key))
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            }
+            tx.commit().await.map_err(failed)?;
+            derived += rows.len() as u64;
+        }
+    }
+    if derived > 0 {
+        tracing::info!(
+            conversations = derived,
+            "derived the digits index of stored conversations"
+        );
+    }
+    Ok(derived)
 }
 
 impl_shared_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
