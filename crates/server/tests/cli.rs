@@ -1055,6 +1055,17 @@ async fn first_run_prints_banner_once(backend: Backend) {
     )
     .await;
     assert_eq!(status, 401, "an unknown token is refused: {body}");
+    // The request log went to a pipe, not a terminal: plain text, no colour codes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("status=401") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = server.stderr();
+    assert!(log.contains("status=401"), "the request was logged: {log}");
+    assert!(
+        !log.contains('\x1b'),
+        "no escape codes in a piped log: {log}"
+    );
     drop(server);
 
     // The database is no longer empty: no banner, no new tenant, and the first

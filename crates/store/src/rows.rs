@@ -177,14 +177,15 @@ pub(crate) struct InboundKeyRow {
     pub seen_message_id: Option<i64>,
 }
 
-/// A conversation created in one statement, with the search epoch it read
-/// (`plan::create_conversation_at_once`): `CONVERSATION_COLUMNS`, then `epoch`.
-pub(crate) struct CreatedConversationRow {
+/// A conversation with one number selected after its `CONVERSATION_COLUMNS`: the
+/// search epoch a create in one statement read (`plan::create_conversation_at_once`),
+/// or a list page's total (`plan::conversation_page_with_total`).
+pub(crate) struct ConversationRowAnd {
     pub conversation: ConversationRow,
-    pub epoch: i64,
+    pub number: i64,
 }
 
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for CreatedConversationRow
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for ConversationRowAnd
 where
     ConversationRow: sqlx::FromRow<'r, R>,
     usize: sqlx::ColumnIndex<R>,
@@ -193,28 +194,7 @@ where
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         Ok(Self {
             conversation: ConversationRow::from_row(row)?,
-            epoch: row.try_get(CONVERSATION_COLUMN_COUNT)?,
-        })
-    }
-}
-
-/// A conversation of a list page with the list's total beside it
-/// (`plan::conversation_page_with_total`): `CONVERSATION_COLUMNS`, then `total`.
-pub(crate) struct PagedConversationRow {
-    pub conversation: ConversationRow,
-    pub total: i64,
-}
-
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for PagedConversationRow
-where
-    ConversationRow: sqlx::FromRow<'r, R>,
-    usize: sqlx::ColumnIndex<R>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            conversation: ConversationRow::from_row(row)?,
-            total: row.try_get(CONVERSATION_COLUMN_COUNT)?,
+            number: row.try_get(CONVERSATION_COLUMN_COUNT)?,
         })
     }
 }

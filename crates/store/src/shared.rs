@@ -231,7 +231,7 @@ macro_rules! impl_shared_store {
                 let whatsapp_key = conversation_key(first, last, &new.address, phone);
                 let other_key = conversation_key(first, last, &new.address, None);
                 let ticket = self.search_counts().ticket();
-                let query = sqlx::query_as::<$db, CreatedConversationRow>(crate::plan::create_conversation_at_once(Self::DIALECT))
+                let query = sqlx::query_as::<$db, ConversationRowAnd>(crate::plan::create_conversation_at_once(Self::DIALECT))
                     .bind(tenant.0)
                     .bind(new.channel_id)
                     .bind(&new.address)
@@ -259,7 +259,7 @@ macro_rules! impl_shared_store {
                         Err(e) if is_unique_violation(&e) => return Ok(None),
                         Err(e) => return Err(db_err(e)),
                     };
-                    let CreatedConversationRow { conversation, epoch } = row;
+                    let ConversationRowAnd { conversation, number: epoch } = row;
                     if self.search_counts().keeps(tenant) {
                         self.search_counts().bound(tenant, ticket, epoch);
                         self.search_counts().record_committed(tenant, epoch + 1, &added(&conversation));
@@ -271,7 +271,7 @@ macro_rules! impl_shared_store {
                     tx.rollback().await.map_err(db_err)?;
                     return Ok(None);
                 };
-                let CreatedConversationRow { conversation, epoch } = row;
+                let ConversationRowAnd { conversation, number: epoch } = row;
                 if self.search_counts().keeps(tenant) {
                     self.search_counts().bound(tenant, ticket, epoch);
                     self.commit_own_epoch(tx, tenant, epoch, &added(&conversation)).await?;
@@ -765,11 +765,11 @@ macro_rules! impl_shared_store {
                 if let (None, Some(offset)) = (&filter.search, page.offset()) {
                     if offset <= crate::plan::MERGED_TOTAL_MAX_OFFSET {
                         let sql = crate::plan::conversation_page_with_total(Self::DIALECT, tenant, filter, page, offset, now);
-                        let rows: Vec<PagedConversationRow> = bind_all!(sqlx::query_as::<$db, PagedConversationRow>(&sql.sql), sql.args)
+                        let rows: Vec<ConversationRowAnd> = bind_all!(sqlx::query_as::<$db, ConversationRowAnd>(&sql.sql), sql.args)
                             .fetch_all(&mut *conn)
                             .await
                             .map_err(db_err)?;
-                        if let Some(total) = rows.first().map(|row| row.total) {
+                        if let Some(total) = rows.first().map(|row| row.number) {
                             let items = rows
                                 .into_iter()
                                 .map(|row| row.conversation.into_conversation())
