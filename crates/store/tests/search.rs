@@ -270,6 +270,7 @@ backend_tests!(
     search_totals_follow_every_change_of_the_tenants_keys,
     search_totals_stay_exact_under_concurrent_new_conversations,
     digit_searches_use_their_index_and_older_rows_are_derived,
+    list_pages_skip_over_the_narrow_indexes_and_walks_read_the_wide_ones,
 );
 
 // ---------------------------------------------------------------------------
@@ -2032,8 +2033,8 @@ async fn postgres_plans(db: &TestDb, tenant: TenantId, pattern: &SearchPattern) 
     );
     let plan = pg_plan(&mut conn, &page, None).await;
     assert!(
-        plan.contains("conversations_activity"),
-        "the unfiltered page must come from conversations_activity; plan:\n{plan}"
+        plan.contains("conversations_list_page"),
+        "the unfiltered page must come from conversations_list_page; plan:\n{plan}"
     );
     assert!(
         !plan.contains("Seq Scan"),
@@ -2051,8 +2052,8 @@ async fn postgres_plans(db: &TestDb, tenant: TenantId, pattern: &SearchPattern) 
     );
     let plan = pg_plan(&mut conn, &typed, None).await;
     assert!(
-        plan.contains("conversations_type_activity"),
-        "the page of one channel type must come from conversations_type_activity; plan:\n{plan}"
+        plan.contains("conversations_type_list_page"),
+        "the page of one channel type must come from conversations_type_list_page; plan:\n{plan}"
     );
 
     // The store's own statements, with default planner settings, use the index too:
@@ -2441,6 +2442,174 @@ async fn search_totals_stay_exact_under_concurrent_new_conversations(db: TestDb)
     check_all("asked again".into()).await;
 }
 
+/// The plan of a statement the store builds, as its backend's `EXPLAIN` prints it. On
+/// PostgreSQL with the server's read settings (generic plans) and table scans off:
+/// the plan shows what the indexes serve, not what a tiny test table makes cheapest.
+async fn explain(db: &TestDb, statement: &switchboard_store::plan::SqlBuilder) -> String {
+    use switchboard_store::plan::{Arg, POSTGRES_READ_SETTINGS};
+    match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            let explain = format!("EXPLAIN QUERY PLAN {}", statement.sql);
+            let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+            for arg in &statement.args {
+                query = match arg {
+                    Arg::Int(v) => query.bind(*v),
+                    Arg::Text(v) => query.bind(v.clone()),
+                    Arg::Time(v) => query.bind(*v),
+                };
+            }
+            let rows = query
+                .fetch_all(&mut conn)
+                .await
+                .expect("EXPLAIN QUERY PLAN");
+            rows.into_iter()
+                .map(|(_, _, _, detail)| detail)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            let settings = POSTGRES_READ_SETTINGS
+                .iter()
+                .chain(&[("enable_seqscan", "off")])
+                .map(|(name, value)| format!("SET {name} = {value};"))
+                .collect::<String>();
+            sqlx::raw_sql(&settings)
+                .execute(&mut conn)
+                .await
+                .expect("set");
+            let explain = format!("EXPLAIN {}", statement.sql);
+            let mut query = sqlx::query_scalar::<_, String>(&explain);
+            for arg in &statement.args {
+                query = match arg {
+                    Arg::Int(v) => query.bind(*v),
+                    Arg::Text(v) => query.bind(v.clone()),
+                    Arg::Time(v) => query.bind(*v),
+                };
+            }
+            query
+                .fetch_all(&mut conn)
+                .await
+                .expect("EXPLAIN")
+                .join("\n")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The list-page indexes (migration 0009).
+
+/// A list page without a search reads the list order alone (`conversations_list_page`,
+/// `conversations_type_list_page`), whose entries are half as wide as those of the
+/// indexes that carry the search key: skipping to page 1,000 reads half the pages. A
+/// search walk needs the key, and reads the wide ones.
+async fn list_pages_skip_over_the_narrow_indexes_and_walks_read_the_wide_ones(db: TestDb) {
+    use switchboard_store::plan::{self, Dialect};
+    let now = start_time();
+    let types = [ChannelType::Whatsapp, ChannelType::Website];
+    let (tenant, channels) =
+        create_tenant_with_channels(db.store.as_ref(), "Pages", &types, now).await;
+    // Enough rows for the wide indexes to be clearly the larger ones.
+    let mut creates = tokio::task::JoinSet::new();
+    for n in 0..1_200 {
+        let store = db.store.clone();
+        let channel = channels[n % channels.len()].1;
+        creates.spawn(async move {
+            store
+                .create_conversation(
+                    tenant,
+                    NewConversation {
+                        channel_id: channel,
+                        address: format!("+90 532 {n:07}"),
+                        first_name: Some(format!("Ayşe {n}")),
+                        last_name: Some("Yılmaz".to_string()),
+                    },
+                    now + Duration::seconds(n as i64),
+                )
+                .await
+                .expect("create conversation")
+        });
+    }
+    while let Some(created) = creates.join_next().await {
+        created.expect("the create task");
+    }
+    let dialect = match db.backend {
+        Backend::Sqlite => Dialect::Sqlite,
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::raw_sql("VACUUM ANALYZE conversations")
+                .execute(&mut conn)
+                .await
+                .expect("VACUUM ANALYZE");
+            Dialect::Postgres
+        }
+    };
+    let page = PageRequest {
+        page: 31,
+        per_page: 15,
+    };
+    for (channel_type, narrow, wide) in [
+        (None, "conversations_list_page", "conversations_activity"),
+        (
+            Some(ChannelType::Whatsapp),
+            "conversations_type_list_page",
+            "conversations_type_activity",
+        ),
+    ] {
+        let list = ConversationFilter {
+            channel_type,
+            search: None,
+        };
+        let statement = plan::conversation_page_with_total(dialect, tenant, &list, page, 450, now);
+        let plan_text = explain(&db, &statement).await;
+        assert!(
+            plan_text.contains(narrow) && !plan_text.contains(wide),
+            "channel {channel_type:?}: a list page skips over {narrow}; plan:\n{plan_text}"
+        );
+        // The page the store answers is the one that order gives.
+        let listed = db
+            .store
+            .list_conversations(tenant, &list, page, now)
+            .await
+            .expect("list");
+        let expected_total = if channel_type.is_some() { 600 } else { 1_200 };
+        assert_eq!(listed.total, expected_total, "channel {channel_type:?}");
+        let on_page: HashSet<i64> = listed.items.iter().map(|c| c.id).collect();
+        let deeper = db
+            .store
+            .list_conversations(
+                tenant,
+                &list,
+                PageRequest {
+                    page: 30,
+                    per_page: 15,
+                },
+                now,
+            )
+            .await
+            .expect("list");
+        assert_eq!(listed.items.len(), 15, "channel {channel_type:?}");
+        assert!(
+            deeper.items.iter().all(|c| !on_page.contains(&c.id)),
+            "channel {channel_type:?}: pages 30 and 31 do not overlap"
+        );
+
+        let search = ConversationFilter {
+            channel_type,
+            search: SearchPattern::parse("yılmaz"),
+        };
+        let walk = plan::conversation_page_window(tenant, &search, page, 0, 1_000, now, dialect);
+        let plan_text = explain(&db, &walk).await;
+        assert!(
+            plan_text.contains(wide) && !plan_text.contains(narrow),
+            "channel {channel_type:?}: a search walk reads the key from {wide}; plan:\n{plan_text}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The digits index (migration 0008).
 
@@ -2509,51 +2678,7 @@ async fn digit_searches_use_their_index_and_older_rows_are_derived(db: TestDb) {
             matches
         }
     };
-    let plan_text = match db.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url)
-                .await
-                .expect("connect");
-            let explain = format!("EXPLAIN QUERY PLAN {}", statement.sql);
-            let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
-            for arg in &statement.args {
-                query = match arg {
-                    Arg::Int(v) => query.bind(*v),
-                    Arg::Text(v) => query.bind(v.clone()),
-                    Arg::Time(v) => query.bind(*v),
-                };
-            }
-            let rows = query
-                .fetch_all(&mut conn)
-                .await
-                .expect("EXPLAIN QUERY PLAN");
-            rows.into_iter()
-                .map(|(_, _, _, detail)| detail)
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            sqlx::query("SET enable_seqscan = off")
-                .execute(&mut conn)
-                .await
-                .expect("set");
-            let explain = format!("EXPLAIN {}", statement.sql);
-            let mut query = sqlx::query_scalar::<_, String>(&explain);
-            for arg in &statement.args {
-                query = match arg {
-                    Arg::Int(v) => query.bind(*v),
-                    Arg::Text(v) => query.bind(v.clone()),
-                    Arg::Time(v) => query.bind(*v),
-                };
-            }
-            query
-                .fetch_all(&mut conn)
-                .await
-                .expect("EXPLAIN")
-                .join("\n")
-        }
-    };
+    let plan_text = explain(&db, &statement).await;
     let index = match db.backend {
         Backend::Sqlite => "conversation_digits VIRTUAL TABLE",
         Backend::Postgres => "conversations_search_digits",
