@@ -2617,7 +2617,7 @@ async fn list_pages_skip_over_the_narrow_indexes_and_walks_read_the_wide_ones(db
 /// `search_digits` holds: rows stored before the migration (`search_digits` NULL) are
 /// derived when the store migrates, before it serves.
 async fn digit_searches_use_their_index_and_older_rows_are_derived(db: TestDb) {
-    use switchboard_store::plan::{self, Arg, Dialect};
+    use switchboard_store::plan::{self, Dialect};
     let now = start_time();
     let (tenant, channels) =
         create_tenant_with_channels(db.store.as_ref(), "Digits", &[ChannelType::Whatsapp], now)
