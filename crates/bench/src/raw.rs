@@ -161,21 +161,24 @@ fn sqlite_search_state(path: &str, request: &RawRequest) -> Result<Option<Search
     }
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let row = |b: &SqlBuilder, column: usize| -> rusqlite::Result<i64> {
-        conn.prepare(&b.sql)?.query_row(
+    // The one row of `b`, whose columns are all integers.
+    let integers = |b: &SqlBuilder| -> rusqlite::Result<Vec<i64>> {
+        let mut statement = conn.prepare(&b.sql)?;
+        let columns = statement.column_count();
+        statement.query_row(
             rusqlite::params_from_iter(b.args.iter().map(sqlite_value)),
-            |r| r.get(column),
+            |r| (0..columns).map(|k| r.get(k)).collect(),
         )
     };
-    let state = plan::search_state(request.tenant, &request.filter);
-    let (base, size) = (row(&state, 1)?, row(&state, 2)?);
+    let state = integers(&plan::search_state(request.tenant, &request.filter))?;
+    let (base, size) = (state[1], state[2]);
     let count = plan::search_count(
         Dialect::Sqlite,
         request.tenant,
         &request.filter,
         in_index(size),
     );
-    let total = row(&count, 1)?;
+    let total = integers(&count)?[1];
     Ok(Some(SearchState { total, base, size }))
 }
 

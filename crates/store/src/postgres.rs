@@ -96,10 +96,6 @@ impl PgStore {
         self.search_walk_max
     }
 
-    fn tenant_in_search_index(&self, tenant_size: i64) -> bool {
-        crate::plan::tenant_in_search_index(tenant_size, self.tenant_in_search_index_max)
-    }
-
     async fn begin_write(&self) -> StoreResult<WriteTx> {
         let pool = self.write.clone();
         crate::rows::begin_whatever_the_caller_does(async move { pool.begin().await }).await

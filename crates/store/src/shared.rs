@@ -10,6 +10,12 @@
 macro_rules! impl_shared_store {
     ($store:ty, $db:ty, $conn:ty) => {
         impl $store {
+            /// Whether this store's searches of a tenant of `tenant_size` conversations
+            /// name the tenant to the search indexes (`plan::tenant_in_search_index`).
+            fn tenant_in_search_index(&self, tenant_size: i64) -> bool {
+                crate::plan::tenant_in_search_index(tenant_size, self.tenant_in_search_index_max)
+            }
+
             /// Conversations with their channel and customer, in list order, with the
             /// blacklist entries that block each one at `now`.
             async fn hydrate(

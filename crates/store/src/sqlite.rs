@@ -134,10 +134,6 @@ impl SqliteStore {
         self.search_walk_max
     }
 
-    fn tenant_in_search_index(&self, tenant_size: i64) -> bool {
-        crate::plan::tenant_in_search_index(tenant_size, self.tenant_in_search_index_max)
-    }
-
     async fn begin_write(&self) -> StoreResult<WriteTx> {
         self.write.begin().await
     }
