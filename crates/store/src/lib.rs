@@ -3,6 +3,7 @@
 //! of SQL (see `shared.rs`); only connection handling, write transactions and the
 //! search index differ.
 
+mod list;
 pub mod plan;
 mod rows;
 mod search_counts;
@@ -15,6 +16,7 @@ mod auth_shared;
 mod group_commit;
 mod postgres;
 mod sqlite;
+mod sqlite_direct;
 mod sqlite_memory;
 
 pub use postgres::PgStore;

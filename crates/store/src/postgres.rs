@@ -82,6 +82,10 @@ impl PgStore {
         &self.read
     }
 
+    fn conversation_reader(&self) -> crate::list::SqlxReader<'_, Postgres> {
+        crate::list::SqlxReader::new(&self.read)
+    }
+
     /// For the once-a-second polls: a connection of their own, so that the pool's
     /// connections can go idle and close.
     fn poller(&self) -> &PgPool {

@@ -10,10 +10,12 @@
 macro_rules! impl_shared_store {
     ($store:ty, $db:ty, $conn:ty) => {
         impl $store {
-            /// Whether this store's searches of a tenant of `tenant_size` conversations
-            /// name the tenant to the search indexes (`plan::tenant_in_search_index`).
-            fn tenant_in_search_index(&self, tenant_size: i64) -> bool {
-                crate::plan::tenant_in_search_index(tenant_size, self.tenant_in_search_index_max)
+            fn list_settings(&self) -> crate::list::ListSettings {
+                crate::list::ListSettings {
+                    dialect: Self::DIALECT,
+                    search_walk_max: self.search_walk_max(),
+                    tenant_in_search_index_max: self.tenant_in_search_index_max,
+                }
             }
 
             /// Conversations with their channel and customer, in list order, with the
@@ -339,6 +341,55 @@ macro_rules! impl_shared_store {
                 .map_err(db_err)?;
                 Self::rekey_customer(conn, tenant, customer_id).await?;
                 Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::list::ConversationReader for crate::list::SqlxReader<'_, $db> {
+            async fn conversations(
+                &mut self,
+                statement: crate::rows::SqlBuilder,
+            ) -> switchboard_core::store::StoreResult<Vec<switchboard_core::Conversation>> {
+                <$store>::fetch_hydrated(self.connection().await?, statement).await
+            }
+
+            async fn conversations_and_number(
+                &mut self,
+                statement: crate::rows::SqlBuilder,
+            ) -> switchboard_core::store::StoreResult<(Vec<switchboard_core::Conversation>, Option<i64>)> {
+                use crate::rows::*;
+                let conn = self.connection().await?;
+                let rows: Vec<ConversationRowAnd> = bind_all!(sqlx::query_as::<$db, ConversationRowAnd>(&statement.sql), statement.args)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let number = rows.first().map(|row| row.number);
+                let items = rows
+                    .into_iter()
+                    .map(|row| row.conversation.into_conversation())
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((items, number))
+            }
+
+            async fn integers<const N: usize>(
+                &mut self,
+                statement: crate::rows::SqlBuilder,
+            ) -> switchboard_core::store::StoreResult<[i64; N]> {
+                use crate::rows::*;
+                let conn = self.connection().await?;
+                let row = bind_all!(sqlx::query::<$db>(&statement.sql), statement.args)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let mut values = [0; N];
+                for (k, value) in values.iter_mut().enumerate() {
+                    *value = sqlx::Row::try_get(&row, k).map_err(db_err)?;
+                }
+                Ok(values)
+            }
+
+            fn release(&mut self) {
+                self.conn = None;
             }
         }
 
@@ -763,95 +814,8 @@ macro_rules! impl_shared_store {
                 page: switchboard_core::PageRequest,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> switchboard_core::store::StoreResult<switchboard_core::PageOf<switchboard_core::Conversation>> {
-                use crate::rows::*;
-                let mut conn = self.reader().acquire().await.map_err(db_err)?;
-                // Without a search, a page not too deep comes with its total in one
-                // statement; an empty one says nothing of the total, which is then
-                // asked alone below.
-                if let (None, Some(offset)) = (&filter.search, page.offset()) {
-                    if offset <= crate::plan::MERGED_TOTAL_MAX_OFFSET {
-                        let sql = crate::plan::conversation_page_with_total(Self::DIALECT, tenant, filter, page, offset, now);
-                        let rows: Vec<ConversationRowAnd> = bind_all!(sqlx::query_as::<$db, ConversationRowAnd>(&sql.sql), sql.args)
-                            .fetch_all(&mut *conn)
-                            .await
-                            .map_err(db_err)?;
-                        if let Some(total) = rows.first().map(|row| row.number) {
-                            let items = rows
-                                .into_iter()
-                                .map(|row| row.conversation.into_conversation())
-                                .collect::<Result<Vec<_>, _>>()?;
-                            return Ok(switchboard_core::PageOf { items, total });
-                        }
-                    }
-                }
-                // Without a search the total comes from the counters; with one, from the
-                // search counts at the tenant's current epoch (`search_counts.rs`).
-                let (total, base, tenant_size) = if filter.search.is_none() {
-                    let total_sql = crate::plan::conversation_total(Self::DIALECT, tenant, filter);
-                    let total: i64 = bind_all!(sqlx::query_scalar::<$db, i64>(&total_sql.sql), total_sql.args)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
-                    (total, None, 0)
-                } else {
-                    let state = crate::plan::search_state(tenant, filter);
-                    let ticket = self.search_counts().ticket();
-                    let (epoch, base, size): (i64, i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64, i64)>(&state.sql), state.args)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
-                    self.search_counts().bound(tenant, ticket, epoch);
-                    let total = match self.search_counts().get(tenant, filter, epoch) {
-                        Some(total) => total,
-                        None => {
-                            // One count per search at a time (`SearchCounts::turn`); the
-                            // connection goes back to the pool while this one waits.
-                            drop(conn);
-                            let _turn = self.search_counts().turn(tenant, filter).await;
-                            conn = self.reader().acquire().await.map_err(db_err)?;
-                            match self.search_counts().get_at_least(tenant, filter, epoch) {
-                                Some(total) => total,
-                                None => {
-                                    let in_index = self.tenant_in_search_index(size);
-                                    let count = crate::plan::search_count(Self::DIALECT, tenant, filter, in_index);
-                                    let ticket = self.search_counts().ticket();
-                                    let (epoch, total): (i64, i64) = bind_all!(sqlx::query_as::<$db, (i64, i64)>(&count.sql), count.args)
-                                        .fetch_one(&mut *conn)
-                                        .await
-                                        .map_err(db_err)?;
-                                    self.search_counts().bound(tenant, ticket, epoch);
-                                    self.search_counts().put(tenant, filter, epoch, total);
-                                    total
-                                }
-                            }
-                        }
-                    };
-                    (total, Some(base), size)
-                };
-                let offset = match page.offset() {
-                    Some(offset) if offset < total => offset,
-                    // Past the end: nothing to fetch, and no huge OFFSET to run.
-                    _ => return Ok(switchboard_core::PageOf { items: Vec::new(), total }),
-                };
-                // A common search finds its page among the most recent conversations;
-                // a rare one through the search index (`plan::walk_window`).
-                let window = base.and_then(|base| {
-                    crate::plan::walk_window(base, total, offset, page.per_page, self.search_walk_max())
-                        .map(|window| (base, window))
-                });
-                if let Some((base, window)) = window {
-                    let walk = crate::plan::conversation_page_window(tenant, filter, page, offset, window, now, Self::DIALECT);
-                    let items = Self::fetch_hydrated(&mut conn, walk).await?;
-                    // A full page is the page; so is whatever a walk of the whole list found.
-                    let wanted = page.per_page.min(total - offset);
-                    if items.len() as i64 >= wanted || window >= base {
-                        return Ok(switchboard_core::PageOf { items, total });
-                    }
-                }
-                let in_index = self.tenant_in_search_index(tenant_size);
-                let page_sql = crate::plan::conversation_page(Self::DIALECT, tenant, filter, page, offset, now, in_index);
-                let items = Self::fetch_hydrated(&mut conn, page_sql).await?;
-                Ok(switchboard_core::PageOf { items, total })
+                let mut reader = self.conversation_reader();
+                crate::list::list_conversations(&mut reader, self.search_counts(), self.list_settings(), tenant, filter, page, now).await
             }
         }
     };

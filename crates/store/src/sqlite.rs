@@ -21,6 +21,8 @@ pub struct SqliteStore {
     write: std::sync::Arc<GroupCommit>,
     /// One reader for the once-a-second polls (`poller()`).
     poll: SqlitePool,
+    /// The list request's reads (`sqlite_direct.rs`).
+    direct: crate::sqlite_direct::DirectReads,
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
     tenant_in_search_index_max: i64,
@@ -71,6 +73,7 @@ impl SqliteStore {
             .connect_with(connect.clone())
             .await
             .map_err(OpenError::Connect)?;
+        let path = connect.get_filename().to_path_buf();
         let reading = connect.read_only(true).pragma("cache_size", "-2000");
         // No ping when a reader is taken: a file does not hang up like a socket, and the
         // ping is a hand-over to the connection's thread and back on every read.
@@ -84,17 +87,23 @@ impl SqliteStore {
         let poll = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_lazy_with(reading.pragma("cache_size", "-200"));
+        let direct = crate::sqlite_direct::DirectReads::new(path, options.max_connections)
+            .map_err(|e| OpenError::Connect(sqlx::Error::Configuration(e.into())))?;
         let collecting = std::sync::Arc::new(());
-        if let (true, Some(period)) = (on_mimalloc, options.pool_idle_timeout()) {
-            crate::sqlite_memory::collect_now_and_then(
-                std::sync::Arc::downgrade(&collecting),
-                period,
-            );
+        if let Some(period) = options.pool_idle_timeout() {
+            direct.close_idle_now_and_then(std::sync::Arc::downgrade(&collecting), period);
+            if on_mimalloc {
+                crate::sqlite_memory::collect_now_and_then(
+                    std::sync::Arc::downgrade(&collecting),
+                    period,
+                );
+            }
         }
         Ok(Self {
             read,
             write: GroupCommit::new(write),
             poll,
+            direct,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
             tenant_in_search_index_max: options.tenant_in_search_index_max,
@@ -112,12 +121,17 @@ impl SqliteStore {
     async fn close_pools(&self) {
         self.read.close().await;
         self.poll.close().await;
+        self.direct.close();
         // Closing the writer checkpoints the WAL into the database file.
         self.write.pool().close().await;
     }
 
     fn reader(&self) -> &SqlitePool {
         &self.read
+    }
+
+    fn conversation_reader(&self) -> crate::sqlite_direct::DirectReader<'_> {
+        self.direct.reader()
     }
 
     /// For the once-a-second polls: a reader of their own, so that the other readers
@@ -256,6 +270,215 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(store.read.size(), 0, "every idle reader closed");
+        // And the list request's own readers (`sqlite_direct.rs`), several at once.
+        let mut readers: Vec<_> = (0..3).map(|_| store.direct.reader()).collect();
+        for reader in &mut readers {
+            use crate::list::ConversationReader;
+            let mut one = crate::rows::SqlBuilder::default();
+            one.push("SELECT 1");
+            let [n] = reader.integers(one).await.expect("a read");
+            assert_eq!(n, 1);
+        }
+        drop(readers);
+        assert_eq!(store.direct.size(), 3, "list readers were opened");
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(store.direct.size(), 0, "every idle list reader closed");
+        store.close_pools().await;
+    }
+
+    /// The list request reads SQLite through rusqlite (`sqlite_direct.rs`); through
+    /// sqlx (`list::SqlxReader`, PostgreSQL's way) it must read the very same pages:
+    /// every column, every kind of page, instants and blacklist entries included.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_direct_list_reads_what_sqlx_reads() {
+        use chrono::Utc;
+        use switchboard_core::messaging_store::MessagingStore;
+        use switchboard_core::search::SearchPattern;
+        use switchboard_core::*;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("same.db").display());
+        let options = StoreOptions {
+            // Both ways of finding a search's page, on little data.
+            search_walk_max: 40,
+            ..StoreOptions::default()
+        };
+        let store = SqliteStore::connect(&url, &options).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let now = Utc::now();
+        let tenant = store.create_tenant("Klinik", now).await.expect("tenant").id;
+        let user = store
+            .create_user(
+                NewUser {
+                    email: "ayse@example.com".into(),
+                    name: "Ayşe Yılmaz".into(),
+                    password_hash: "x".into(),
+                },
+                now,
+            )
+            .await
+            .expect("user");
+        let mut channels = Vec::new();
+        for (k, channel_type) in [ChannelType::Whatsapp, ChannelType::Instagram]
+            .into_iter()
+            .enumerate()
+        {
+            let channel = NewChannel {
+                channel_type,
+                name: format!("Kanal {k}"),
+                address: format!("kanal{k}"),
+                inbound_secret_hash: "0".repeat(64),
+            };
+            channels.push(
+                store
+                    .create_channel(tenant, channel, now)
+                    .await
+                    .expect("channel"),
+            );
+        }
+        let names = ["Öztürk", "Smith", "Çelik", "Johnson"];
+        for n in 0..60i64 {
+            let channel = &channels[(n % 2) as usize];
+            let address = match channel.channel_type {
+                ChannelType::Whatsapp => format!("+90532{:07}", 1_000_000 + n),
+                _ => format!("user{n}"),
+            };
+            let new = NewConversation {
+                channel_id: channel.id,
+                address,
+                first_name: (n % 5 != 0).then(|| format!("Ad{n}")),
+                last_name: Some(names[(n % 4) as usize].to_string()),
+            };
+            let at = now + chrono::Duration::seconds(n);
+            let conversation = store
+                .create_conversation(tenant, new, at)
+                .await
+                .expect("create")
+                .value;
+            if n % 3 == 0 {
+                let message = OutboundMessage {
+                    user_id: Some(user.id),
+                    user_name: user.name.clone(),
+                    message_type: "text".into(),
+                    body: Some(format!("Merhaba {n}, randevunuz yarın saat 14:30'da.")),
+                    quoted_message_id: None,
+                    file: None,
+                };
+                store
+                    .send_message(tenant, conversation.id, message, None, at)
+                    .await
+                    .expect("send");
+            }
+            if n % 7 == 0 {
+                let switch = AgentSwitch {
+                    disabled: true,
+                    expires_at: Some(at + chrono::Duration::hours(2)),
+                    disabled_by_user_name: Some(user.name.clone()),
+                };
+                store
+                    .set_agent(tenant, conversation.id, switch, Some(user.id), at)
+                    .await
+                    .expect("agent");
+            }
+            if n % 11 == 0 {
+                let entry = NewBlacklist {
+                    channel_id: channel.id,
+                    customer_id: conversation.customer.id,
+                    reason: BlacklistReason::AbusiveLanguage,
+                    note: Some("küfür".into()),
+                    metadata: serde_json::json!({"source": "test", "n": n}),
+                    expires_at: (n % 2 == 0).then(|| at + chrono::Duration::days(1)),
+                };
+                store
+                    .create_blacklist(tenant, entry, at)
+                    .await
+                    .expect("blacklist")
+                    .expect("a new entry");
+            }
+        }
+        let later = now + chrono::Duration::minutes(5);
+        let filters = [
+            ConversationFilter::default(),
+            ConversationFilter {
+                channel_type: Some(ChannelType::Instagram),
+                search: None,
+            },
+            ConversationFilter {
+                channel_type: None,
+                search: SearchPattern::parse("öztürk"),
+            },
+            ConversationFilter {
+                channel_type: Some(ChannelType::Whatsapp),
+                search: SearchPattern::parse("smi"),
+            },
+            ConversationFilter {
+                channel_type: None,
+                search: SearchPattern::parse("532 100"),
+            },
+            ConversationFilter {
+                channel_type: None,
+                search: SearchPattern::parse("nobody"),
+            },
+        ];
+        let mut compared = 0;
+        for filter in &filters {
+            for (page, per_page) in [(1, 15), (2, 7), (1, 100), (9, 10), (1_000, 15)] {
+                let page = PageRequest { page, per_page };
+                let direct = crate::list::list_conversations(
+                    &mut store.direct.reader(),
+                    store.search_counts(),
+                    store.list_settings(),
+                    tenant,
+                    filter,
+                    page,
+                    later,
+                )
+                .await
+                .expect("direct");
+                let through_sqlx = crate::list::list_conversations(
+                    &mut crate::list::SqlxReader::new(&store.read),
+                    store.search_counts(),
+                    store.list_settings(),
+                    tenant,
+                    filter,
+                    page,
+                    later,
+                )
+                .await
+                .expect("sqlx");
+                assert_eq!(direct.total, through_sqlx.total, "{filter:?} {page:?}");
+                assert_eq!(direct.items, through_sqlx.items, "{filter:?} {page:?}");
+                compared += direct.items.len();
+            }
+        }
+        // The data has every kind of row the comparison is about.
+        let all = store
+            .list_conversations(
+                tenant,
+                &ConversationFilter::default(),
+                PageRequest {
+                    page: 1,
+                    per_page: 100,
+                },
+                later,
+            )
+            .await
+            .expect("all");
+        assert_eq!(all.total, 60);
+        assert!(all
+            .items
+            .iter()
+            .any(|c| c.blacklist.as_ref().is_some_and(|b| b.expires_at.is_some())));
+        assert!(all
+            .items
+            .iter()
+            .any(|c| c.blacklist.as_ref().is_some_and(|b| b.expires_at.is_none())));
+        assert!(all
+            .items
+            .iter()
+            .any(|c| c.agent.disabled && c.agent.disabled_by_user_name.is_some()));
+        assert!(all.items.iter().any(|c| c.last_message.is_some()));
+        assert!(all.items.iter().any(|c| c.customer.first_name.is_none()));
+        assert!(compared > 200, "pages had rows to compare: {compared}");
         store.close_pools().await;
     }
 
