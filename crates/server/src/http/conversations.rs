@@ -96,7 +96,7 @@ pub async fn create(
     if let Ok(location) = format!("/api/v1/conversations/{}", created.value.id).parse() {
         headers.insert(header::LOCATION, location);
     }
-    let data = ConversationResource::new(&created.value, state.clock.now());
+    let data = ConversationResource::new(created.value, state.clock.now());
     Ok((
         status,
         headers,
@@ -155,13 +155,13 @@ pub async fn list(
         count: page.items.len(),
     };
     Ok(Json(ConversationPage {
-        data: page
-            .items
-            .iter()
-            .map(|c| ConversationResource::new(c, now))
-            .collect(),
         links: paginator.links(),
         meta: paginator.meta(),
+        data: page
+            .items
+            .into_iter()
+            .map(|c| ConversationResource::new(c, now))
+            .collect(),
     }))
 }
 
@@ -194,6 +194,6 @@ pub async fn show(
     let conversation = state.conversations.get(scope.tenant, id).await?;
     Ok(Json(ConversationEnvelope {
         success: "Conversation retrieved successfully.".to_string(),
-        data: ConversationResource::new(&conversation, state.clock.now()),
+        data: ConversationResource::new(conversation, state.clock.now()),
     }))
 }

@@ -500,7 +500,7 @@ pub async fn mark_read(
     let conversation = state.conversations.get(scope.tenant, id).await?;
     Ok(Json(ConversationEnvelope {
         success: "Conversation marked as read.".to_string(),
-        data: ConversationResource::new(&conversation, state.clock.now()),
+        data: ConversationResource::new(conversation, state.clock.now()),
     }))
 }
 

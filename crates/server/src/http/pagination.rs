@@ -58,26 +58,39 @@ impl Paginator<'_> {
     }
 
     pub fn url(&self, page: i64) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
+        self.urls().of(page)
+    }
+
+    /// The page's URLs, the query that every one of them keeps encoded once: a page's
+    /// links and meta hold some twenty of them.
+    fn urls(&self) -> PageUrls {
+        let path = format!("{}?", self.path);
+        let mut query = form_urlencoded::Serializer::for_suffix(path, self.path.len() + 1);
         for (key, value) in self.kept_query {
             query.append_pair(key, value);
         }
-        query.append_pair("page", &page.to_string());
-        format!("{}?{}", self.path, query.finish())
+        let mut prefix = query.finish();
+        if !self.kept_query.is_empty() {
+            prefix.push('&');
+        }
+        prefix.push_str("page=");
+        PageUrls { prefix }
     }
 
     pub fn links(&self) -> PageLinks {
         let current = self.page.page;
         let last = self.last_page();
+        let urls = self.urls();
         PageLinks {
-            first: self.url(1),
-            last: self.url(last),
-            prev: (current > 1).then(|| self.url(current - 1)),
-            next: (current < last).then(|| self.url(current + 1)),
+            first: urls.of(1),
+            last: urls.of(last),
+            prev: (current > 1).then(|| urls.of(current - 1)),
+            next: (current < last).then(|| urls.of(current + 1)),
         }
     }
 
     pub fn meta(&self) -> PageMeta {
+        let urls = self.urls();
         let current = self.page.page;
         let last = self.last_page();
         let first_index = (current - 1)
@@ -89,7 +102,7 @@ impl Paginator<'_> {
             (Some(first_index), Some(first_index + self.count as i64 - 1))
         };
         let mut links = vec![MetaLink {
-            url: (current > 1).then(|| self.url(current - 1)),
+            url: (current > 1).then(|| urls.of(current - 1)),
             label: "&laquo; Previous".to_string(),
             page: Some((current > 1).then(|| current - 1)),
             active: false,
@@ -97,7 +110,7 @@ impl Paginator<'_> {
         for element in window(current, last) {
             links.push(match element {
                 Element::Page(n) => MetaLink {
-                    url: Some(self.url(n)),
+                    url: Some(urls.of(n)),
                     label: n.to_string(),
                     page: Some(Some(n)),
                     active: n == current,
@@ -111,7 +124,7 @@ impl Paginator<'_> {
             });
         }
         links.push(MetaLink {
-            url: (current < last).then(|| self.url(current + 1)),
+            url: (current < last).then(|| urls.of(current + 1)),
             label: "Next &raquo;".to_string(),
             page: Some((current < last).then(|| current + 1)),
             active: false,
@@ -126,6 +139,21 @@ impl Paginator<'_> {
             to,
             total: self.total,
         }
+    }
+}
+
+/// `path?kept&page=`, to which a page number is appended.
+struct PageUrls {
+    prefix: String,
+}
+
+impl PageUrls {
+    fn of(&self, page: i64) -> String {
+        use std::fmt::Write;
+        let mut url = String::with_capacity(self.prefix.len() + 20);
+        url.push_str(&self.prefix);
+        let _ = write!(url, "{page}");
+        url
     }
 }
 
@@ -193,6 +221,34 @@ mod tests {
         assert_eq!(labels(14, 20), "1,2,...,11,12,13,14,15,16,17,18,19,20");
         assert_eq!(labels(20, 20), "1,2,...,11,12,13,14,15,16,17,18,19,20");
         assert_eq!(labels(99, 20), "1,2,...,11,12,13,14,15,16,17,18,19,20");
+    }
+
+    #[test]
+    fn links_without_filters_name_the_page_alone() {
+        let p = Paginator {
+            path: "http://h/api/v1/conversations",
+            kept_query: &[],
+            page: PageRequest {
+                page: 1,
+                per_page: 15,
+            },
+            total: 31,
+            count: 15,
+        };
+        let links = p.links();
+        assert_eq!(links.first, "http://h/api/v1/conversations?page=1");
+        assert_eq!(
+            links.next.as_deref(),
+            Some("http://h/api/v1/conversations?page=2")
+        );
+        assert_eq!(links.last, "http://h/api/v1/conversations?page=3");
+        assert_eq!(p.url(12), "http://h/api/v1/conversations?page=12");
+        let urls: Vec<_> = p.meta().links.into_iter().map(|l| l.url).collect();
+        assert_eq!(urls[0], None);
+        assert_eq!(
+            urls[1].as_deref(),
+            Some("http://h/api/v1/conversations?page=1")
+        );
     }
 
     #[test]

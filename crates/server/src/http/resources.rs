@@ -202,40 +202,44 @@ pub struct ConversationResource {
 }
 
 impl ConversationResource {
-    pub fn new(c: &Conversation, now: DateTime<Utc>) -> Self {
+    /// Takes the conversation, so that its strings move into the resource: a list page
+    /// copied some two hundred of them.
+    pub fn new(c: Conversation, now: DateTime<Utc>) -> Self {
         let agent = c.agent.effective_at(now);
-        let last = c.last_message.as_ref();
+        let display_name = c.display_name();
+        let blacklist = c
+            .blacklist
+            .as_ref()
+            .filter(|b| b.blocks_at(now))
+            .map(|b| BlacklistResource::new(b, now));
+        let last = c.last_message;
         Self {
             id: c.id,
-            display_name: c.display_name(),
-            address: c.address.clone(),
-            last_message_id: last.map_or(0, |m| m.id).to_string(),
-            last_message: last.and_then(|m| m.preview.clone()),
-            last_message_at: last.map(|m| timestamp(m.at)),
-            last_message_type: last.map(|m| m.message_type.clone()),
-            last_message_is_customer: last.map(|m| m.is_customer),
+            display_name,
+            address: c.address,
+            last_message_id: last.as_ref().map_or(0, |m| m.id).to_string(),
+            last_message_at: last.as_ref().map(|m| timestamp(m.at)),
+            last_message_is_customer: last.as_ref().map(|m| m.is_customer),
+            last_message_type: last.as_ref().map(|m| m.message_type.clone()),
+            last_message: last.and_then(|m| m.preview),
             unread_count: c.unread_count.to_string(),
             agent_disabled: agent.disabled,
             agent_expires_at: agent.expires_at.map(timestamp),
             agent_disabled_by_user_name: agent.disabled_by_user_name,
             customer: ConversationCustomer {
                 id: c.customer.id,
-                first_name: c.customer.first_name.clone(),
-                last_name: c.customer.last_name.clone(),
-                phone_number: c.customer.phone_number.clone(),
-                avatar_url: c.customer.avatar_url.clone(),
+                first_name: c.customer.first_name,
+                last_name: c.customer.last_name,
+                phone_number: c.customer.phone_number,
+                avatar_url: c.customer.avatar_url,
             },
             channel: ConversationChannel {
                 id: c.channel.id,
-                name: c.channel.name.clone(),
+                name: c.channel.name,
                 channel_type: c.channel.channel_type.as_str().to_string(),
-                address: c.channel.address.clone(),
+                address: c.channel.address,
             },
-            blacklist: c
-                .blacklist
-                .as_ref()
-                .filter(|b| b.blocks_at(now))
-                .map(|b| BlacklistResource::new(b, now)),
+            blacklist,
         }
     }
 }
