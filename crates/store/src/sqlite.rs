@@ -286,6 +286,18 @@ mod tests {
         store.close_pools().await;
     }
 
+    async fn list_through(
+        store: &SqliteStore,
+        reader: &mut impl crate::list::ConversationReader,
+        tenant: switchboard_core::TenantId,
+        filter: &switchboard_core::ConversationFilter,
+        page: switchboard_core::PageRequest,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<switchboard_core::PageOf<switchboard_core::Conversation>> {
+        let (counts, settings) = (store.search_counts(), store.list_settings());
+        crate::list::list_conversations(reader, counts, settings, tenant, filter, page, at).await
+    }
+
     /// The list request reads SQLite through rusqlite (`sqlite_direct.rs`); through
     /// sqlx (`list::SqlxReader`, PostgreSQL's way) it must read the very same pages:
     /// every column, every kind of page, instants and blacklist entries included.
@@ -423,10 +435,9 @@ mod tests {
         for filter in &filters {
             for (page, per_page) in [(1, 15), (2, 7), (1, 100), (9, 10), (1_000, 15)] {
                 let page = PageRequest { page, per_page };
-                let direct = crate::list::list_conversations(
+                let direct = list_through(
+                    &store,
                     &mut store.direct.reader(),
-                    store.search_counts(),
-                    store.list_settings(),
                     tenant,
                     filter,
                     page,
@@ -434,17 +445,10 @@ mod tests {
                 )
                 .await
                 .expect("direct");
-                let through_sqlx = crate::list::list_conversations(
-                    &mut crate::list::SqlxReader::new(&store.read),
-                    store.search_counts(),
-                    store.list_settings(),
-                    tenant,
-                    filter,
-                    page,
-                    later,
-                )
-                .await
-                .expect("sqlx");
+                let sqlx_reader = &mut crate::list::SqlxReader::new(&store.read);
+                let through_sqlx = list_through(&store, sqlx_reader, tenant, filter, page, later)
+                    .await
+                    .expect("sqlx");
                 assert_eq!(direct.total, through_sqlx.total, "{filter:?} {page:?}");
                 assert_eq!(direct.items, through_sqlx.items, "{filter:?} {page:?}");
                 compared += direct.items.len();
