@@ -167,37 +167,17 @@ impl DirectReader<'_> {
 #[async_trait::async_trait]
 impl ConversationReader for DirectReader<'_> {
     async fn conversations(&mut self, statement: SqlBuilder) -> StoreResult<Vec<Conversation>> {
-        self.run(move |conn| {
-            let mut items = Vec::new();
-            query(conn, &statement, |row| {
-                items.push(conversation_row(row)?.into_conversation()?);
-                Ok(())
-            })?;
-            Ok(items)
-        })
-        .await
+        self.run(move |conn| read_conversations(conn, &statement, None).map(|(items, _)| items))
+            .await
     }
 
     async fn conversations_and_number(
         &mut self,
         statement: SqlBuilder,
     ) -> StoreResult<(Vec<Conversation>, Option<i64>)> {
-        self.run(move |conn| {
-            let mut items = Vec::new();
-            let mut number = None;
-            query(conn, &statement, |row| {
-                if number.is_none() {
-                    number = Some(
-                        row.get(crate::rows::CONVERSATION_COLUMN_COUNT)
-                            .map_err(sqlite_err)?,
-                    );
-                }
-                items.push(conversation_row(row)?.into_conversation()?);
-                Ok(())
-            })?;
-            Ok((items, number))
-        })
-        .await
+        let number_at = Some(crate::rows::CONVERSATION_COLUMN_COUNT);
+        self.run(move |conn| read_conversations(conn, &statement, number_at))
+            .await
     }
 
     async fn integers<const N: usize>(&mut self, statement: SqlBuilder) -> StoreResult<[i64; N]> {
@@ -221,6 +201,25 @@ impl ConversationReader for DirectReader<'_> {
     fn release(&mut self) {
         self.conn = None;
     }
+}
+
+/// The conversations of a statement selecting `CONVERSATION_COLUMNS`, and the integer
+/// in column `number_at` of its first row, if asked for and there is a row.
+fn read_conversations(
+    conn: &rusqlite::Connection,
+    statement: &SqlBuilder,
+    number_at: Option<usize>,
+) -> StoreResult<(Vec<Conversation>, Option<i64>)> {
+    let mut items = Vec::new();
+    let mut number = None;
+    query(conn, statement, |row| {
+        if let (Some(k), None) = (number_at, number) {
+            number = Some(row.get(k).map_err(sqlite_err)?);
+        }
+        items.push(conversation_row(row)?.into_conversation()?);
+        Ok(())
+    })?;
+    Ok((items, number))
 }
 
 /// Runs `statement`, handing each row to `each`.
