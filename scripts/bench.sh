@@ -152,6 +152,9 @@ start_server() { # URL
 }
 
 rss_kib() { awk -v f="$1" '$1 == f":" {print $2}' "/proc/$server_pid/status"; }
+# keep_memory_map NAME: where the idle server's memory is (.bench/NAME-smaps.txt), for
+# when the idle RSS is more than it should be.
+keep_memory_map() { cp "/proc/$server_pid/smaps" "$out/$1-smaps.txt" 2>/dev/null || true; }
 run_counter=0
 
 # selected NAME: whether BENCH_ONLY (when set) names the scenario.
@@ -244,6 +247,7 @@ bench_backend() {
   # when the reader connections the load opened are closed again.
   sleep "$idle_wait"
   idle_rss=$(rss_kib VmRSS)
+  keep_memory_map "$backend"
   stop_server
   # C1 and I1 wrote to the seeded database, so the checker's model no longer matches
   # it: the next run seeds again. A run of read scenarios only (BENCH_ONLY) keeps it.
@@ -326,6 +330,7 @@ soak_backend() {
   sleep "$idle_wait"
   local idle_rss
   idle_rss=$(rss_kib VmRSS)
+  keep_memory_map "soak-$backend"
   stop_server
   rm -f "$report" # the soak wrote to it (see bench_backend)
   jq -rs --arg backend "$backend" --argjson capacity "$capacity" --argjson rate "$rate" \

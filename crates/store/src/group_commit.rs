@@ -50,6 +50,8 @@ pub(crate) struct GroupCommit {
     next_batch: AtomicUsize,
     /// Batches committed (or failed) so far.
     commits: AtomicUsize,
+    /// `commits` when `release_memory_when_idle` last looked.
+    commits_seen: AtomicUsize,
 }
 
 /// The batch transaction open on the writer connection.
@@ -89,7 +91,32 @@ impl GroupCommit {
             open: Mutex::new(None),
             next_batch: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
+            commits_seen: AtomicUsize::new(0),
         })
+    }
+
+    /// When nothing was written since the last call and no batch is open, lets the
+    /// writer's page cache go (`PRAGMA shrink_memory`): the writer is never closed, and
+    /// after a write load its cache (up to `cache_size`) would stay for good. The next
+    /// write reads its pages again from the operating system's file cache. Returns
+    /// whether it did.
+    pub async fn release_memory_when_idle(&self) -> bool {
+        let commits = self.commits.load(Ordering::SeqCst);
+        let written = self.commits_seen.swap(commits, Ordering::SeqCst) != commits;
+        if written || self.lock().is_some() {
+            return false;
+        }
+        // Never waits: a writer that comes now has the connection a moment later.
+        let Some(mut conn) = self.pool.try_acquire() else {
+            return false;
+        };
+        if Manager::get_transaction_depth(&conn) != 0 {
+            return false;
+        }
+        sqlx::query("PRAGMA shrink_memory")
+            .execute(&mut *conn)
+            .await
+            .is_ok()
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -602,5 +629,71 @@ mod tests {
         until("no batch is open", || db.group.lock().is_none()).await;
         let expected: Vec<i64> = (1..=120).filter(|id| id % 3 == 2).collect();
         assert_eq!(stored(&db.reader).await, expected);
+    }
+
+    /// Bytes of the writer's page cache (`SQLITE_DBSTATUS_CACHE_USED`).
+    async fn writer_cache_bytes(group: &GroupCommit) -> i32 {
+        let mut conn = group.pool.acquire().await.expect("the writer");
+        let mut handle = conn.lock_handle().await.expect("its handle");
+        let (mut used, mut highest) = (0, 0);
+        // SAFETY: the handle is locked for the call; the outputs are plain integers.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_db_status(
+                handle.as_raw_handle().as_ptr(),
+                libsqlite3_sys::SQLITE_DBSTATUS_CACHE_USED,
+                &mut used,
+                &mut highest,
+                0,
+            )
+        };
+        assert_eq!(rc, libsqlite3_sys::SQLITE_OK);
+        used
+    }
+
+    /// The writer is never closed; once nothing is written, its page cache goes, and
+    /// never while a write is open or just after one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_writer_lets_its_page_cache_go() {
+        let db = db().await;
+        let mut write = db.group.begin().await.expect("begin");
+        sqlx::query(
+            "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO items (id, parent) SELECT i, 1 FROM n",
+        )
+        .execute(&mut *write)
+        .await
+        .expect("many rows");
+        assert!(
+            !db.group.release_memory_when_idle().await,
+            "not while a write is open"
+        );
+        write.commit().await.expect("commit");
+        let filled = writer_cache_bytes(&db.group).await;
+        assert!(filled > 100_000, "the writes filled the cache: {filled}");
+        // Writes came since the call above: the next call only notes that.
+        assert!(
+            !db.group.release_memory_when_idle().await,
+            "just after a write"
+        );
+        // The connection goes back to the pool a moment after its last user is done.
+        let mut released = false;
+        for _ in 0..100 {
+            released = db.group.release_memory_when_idle().await;
+            if released {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(released, "idle since");
+        let after = writer_cache_bytes(&db.group).await;
+        assert!(
+            after < filled / 4,
+            "the cache went: {filled} bytes before, {after} after"
+        );
+        // And the writer still writes.
+        let mut write = db.group.begin().await.expect("begin");
+        insert(&mut write, 20_001, 1).await;
+        write.commit().await.expect("commit");
+        assert_eq!(stored(&db.reader).await.len(), 20_001);
     }
 }

@@ -26,7 +26,7 @@ pub struct SqliteStore {
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
     tenant_in_search_index_max: i64,
-    /// Keeps the memory collector (`sqlite_memory::collect_now_and_then`) running.
+    /// Keeps the housekeeping (`tidy_up_now_and_then`) running.
     _collecting: std::sync::Arc<()>,
 }
 
@@ -89,19 +89,19 @@ impl SqliteStore {
             .connect_lazy_with(reading.pragma("cache_size", "-200"));
         let direct = crate::sqlite_direct::DirectReads::new(path, options.max_connections)
             .map_err(|e| OpenError::Connect(sqlx::Error::Configuration(e.into())))?;
+        let write = GroupCommit::new(write);
         let collecting = std::sync::Arc::new(());
         if let Some(period) = options.pool_idle_timeout() {
-            direct.close_idle_now_and_then(std::sync::Arc::downgrade(&collecting), period);
-            if on_mimalloc {
-                crate::sqlite_memory::collect_now_and_then(
-                    std::sync::Arc::downgrade(&collecting),
-                    period,
-                );
-            }
+            let tidy = Tidy {
+                direct: direct.clone(),
+                write: std::sync::Arc::clone(&write),
+                on_mimalloc,
+            };
+            tidy.now_and_then(std::sync::Arc::downgrade(&collecting), period);
         }
         Ok(Self {
             read,
-            write: GroupCommit::new(write),
+            write,
             poll,
             direct,
             search_counts: Default::default(),
@@ -172,6 +172,41 @@ impl SqliteStore {
     /// way.
     fn one_statement_writer(&self) -> Option<&SqlitePool> {
         None
+    }
+}
+
+/// What an idle SQLite store gives back, every idle timeout: its memory, as an idle
+/// PostgreSQL store has only its pool's connections to close. sqlx's reader pools close
+/// their idle connections themselves.
+struct Tidy {
+    direct: crate::sqlite_direct::DirectReads,
+    write: std::sync::Arc<GroupCommit>,
+    on_mimalloc: bool,
+}
+
+impl Tidy {
+    /// Until `alive` is dropped, tidies up every `idle`.
+    fn now_and_then(self, alive: std::sync::Weak<()>, idle: Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(idle);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if alive.strong_count() == 0 {
+                    return;
+                }
+                self.direct.close_idle(idle);
+                self.write.release_memory_when_idle().await;
+                if self.on_mimalloc {
+                    let collected =
+                        tokio::task::spawn_blocking(crate::sqlite_memory::collect_abandoned);
+                    if collected.await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -27,6 +27,7 @@ use switchboard_core::Conversation;
 const PREPARED_STATEMENTS: usize = 64;
 
 /// A pool of read-only rusqlite connections to one database file.
+#[derive(Clone)]
 pub(crate) struct DirectReads {
     pool: managed::Pool<Opener>,
 }
@@ -48,23 +49,10 @@ impl DirectReads {
         }
     }
 
-    /// Until `alive` is dropped, closes every `idle` the connections idle for `idle`
-    /// or longer, as sqlx's pools do theirs: an idle server gives their page caches
-    /// back.
-    pub fn close_idle_now_and_then(&self, alive: std::sync::Weak<()>, idle: Duration) {
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(idle);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if alive.strong_count() == 0 || pool.is_closed() {
-                    return;
-                }
-                pool.retain(|_, metrics| metrics.last_used() < idle);
-            }
-        });
+    /// Closes the connections idle for `idle` or longer, as sqlx's pools do theirs:
+    /// an idle server gives their page caches back (`SqliteStore`'s housekeeping).
+    pub fn close_idle(&self, idle: Duration) {
+        self.pool.retain(|_, metrics| metrics.last_used() < idle);
     }
 
     /// Connections open now, idle or in use.

@@ -10,8 +10,8 @@
 //! mimalloc frees a page back to the operating system a little after it empties, but it
 //! does that work on the thread that owned the page, at its next allocation; a reader
 //! thread that ended with its connection never comes back to it. So while the store
-//! is open, `collect_now_and_then` asks mimalloc every idle timeout to collect what
-//! ended threads left behind (`mi_collect(true)`).
+//! is open, its housekeeping (`sqlite.rs`) asks mimalloc every idle timeout to collect
+//! what ended threads left behind (`collect_abandoned`).
 //!
 //! `sqlite3_config` must run before SQLite initialises, and while no other thread uses
 //! SQLite; `install` runs once, before the first connection this process opens. If
@@ -90,25 +90,11 @@ pub(crate) fn install() -> bool {
     })
 }
 
-/// Until `alive` is dropped, collects abandoned memory every `period` (see above).
-pub(crate) fn collect_now_and_then(alive: std::sync::Weak<()>, period: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if alive.strong_count() == 0 {
-                return;
-            }
-            // SAFETY: `mi_collect` may be called from any thread at any time.
-            let collected =
-                tokio::task::spawn_blocking(|| unsafe { libmimalloc_sys::mi_collect(true) });
-            if collected.await.is_err() {
-                return;
-            }
-        }
-    });
+/// Gives back to the operating system what threads that ended left in mimalloc's
+/// heap (see above). Blocks for a moment: call it off the async threads.
+pub(crate) fn collect_abandoned() {
+    // SAFETY: `mi_collect` may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 #[cfg(test)]
