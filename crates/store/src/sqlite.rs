@@ -26,7 +26,7 @@ pub struct SqliteStore {
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
     tenant_in_search_index_max: i64,
-    /// Keeps the housekeeping (`tidy_up_now_and_then`) running.
+    /// Keeps the housekeeping (`Tidy::now_and_then`) running.
     _collecting: std::sync::Arc<()>,
 }
 
@@ -175,9 +175,9 @@ impl SqliteStore {
     }
 }
 
-/// What an idle SQLite store gives back, every idle timeout: its memory, as an idle
-/// PostgreSQL store has only its pool's connections to close. sqlx's reader pools close
-/// their idle connections themselves.
+/// The SQLite store's housekeeping, every idle timeout: it gives back what an idle
+/// store holds (the list readers, the writer's page cache, what ended threads left in
+/// mimalloc). sqlx's reader pools close their idle connections themselves.
 struct Tidy {
     direct: crate::sqlite_direct::DirectReads,
     write: std::sync::Arc<GroupCommit>,
