@@ -102,11 +102,12 @@ impl GroupCommit {
     /// whether it did.
     pub async fn release_memory_when_idle(&self) -> bool {
         let commits = self.commits.load(Ordering::SeqCst);
-        let written = self.commits_seen.swap(commits, Ordering::SeqCst) != commits;
-        if written || self.lock().is_some() {
+        if self.commits_seen.swap(commits, Ordering::SeqCst) != commits {
             return false;
         }
-        // Never waits: a writer that comes now has the connection a moment later.
+        // Never waits: a writer that comes now has the connection a moment later. The
+        // connection itself says whether a batch is open on it: a member holds it, or
+        // it waits in the pool inside the batch's transaction.
         let Some(mut conn) = self.pool.try_acquire() else {
             return false;
         };
