@@ -83,6 +83,7 @@ if [ "${BENCH_BUILD:-1}" = 1 ]; then
 fi
 server_bin=$bin_dir/switchboard
 bench_bin=$bin_dir/switchboard-bench
+floor_bin=$bin_dir/switchboard-floor
 
 stop_server() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
@@ -91,7 +92,15 @@ stop_server() {
   fi
   server_pid=""
 }
-trap stop_server EXIT
+floor_pid=""
+stop_floor() {
+  if [ -n "$floor_pid" ] && kill -0 "$floor_pid" 2>/dev/null; then
+    kill -TERM "$floor_pid" 2>/dev/null || true
+    wait "$floor_pid" 2>/dev/null || true
+  fi
+  floor_pid=""
+}
+trap 'stop_floor; stop_server' EXIT
 
 # database_url BACKEND N: where the seeded database of N conversations lives.
 database_url() {
@@ -194,6 +203,30 @@ raw() {
   log "$name (raw SQL): $(jq -r '"\(.requests_per_sec | floor) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' <<<"$result")"
 }
 
+# floor NAME MODE: L1's page from the thinnest HTTP server we can write around its
+# statement (switchboard-floor, crates/bench/src/floor.rs: no auth, no limiter, no
+# log, rows straight to JSON), measured like a scenario; its RSS is the floor's own.
+# MODE static answers a page read at start: HTTP and the body, no database.
+floor() {
+  local name=$1 mode=$2 server=$server_pid server_base=$base addr=""
+  selected "$name" || return 0
+  "$floor_bin" --database-url "$url" --report "$report" --mode "$mode" \
+    >"$out/floor.addr" 2>"$out/floor.log" &
+  floor_pid=$!
+  for _ in $(seq 1 300); do
+    addr=$(head -1 "$out/floor.addr")
+    [ -n "$addr" ] && curl -fsS "http://$addr/" >/dev/null 2>&1 && break
+    kill -0 "$floor_pid" 2>/dev/null || { cat "$out/floor.log" >&2; die "$name: the floor server exited"; }
+    addr=""
+    sleep 0.1
+  done
+  [ -n "$addr" ] || die "$name: the floor server did not answer"
+  server_pid=$floor_pid base="http://$addr"
+  scenario "$name" GET / "" none
+  stop_floor
+  server_pid=$server base=$server_base
+}
+
 uri() { jq -rn --arg v "$1" '$v | @uri'; }
 
 # check_and_read_params BACKEND: checks the running server's answers on the seeded
@@ -236,6 +269,14 @@ bench_backend() {
     raw L2-raw --page 1000
     raw L3-raw --channel-type instagram
     raw L4-raw --search "$name_search"
+  } >>"$results"
+  # How close any HTTP server can come to the raw SQL of L1 on this machine: the
+  # floor with the statement, the floor with a page and no statement, and (SQLite)
+  # the floor with the server's hand-over of the statement to a blocking thread.
+  {
+    floor L1-floor inline
+    floor L1-floor-static static
+    if [ "$backend" = sqlite ]; then floor L1-floor-blocking blocking; fi
   } >>"$results"
   {
     scenario C1 POST "$list" "{\"channel_id\":$create_channel,\"address\":\"+90 555 {n}\",\"first_name\":\"Bench\",\"last_name\":\"Create\"}"
@@ -288,6 +329,7 @@ summarize() { # BACKEND RESULTS IDLE_KIB: the markdown table
     def r(x): if x == null then "" else (x * 100 | round / 100 | tostring) end;
     (map({key: .scenario, value: .}) | from_entries) as $by
     | def ratio(a; b): if $by[a] and $by[b] then r($by[a].rps / $by[b].requests_per_sec) else "" end;
+      def per(a; b): if $by[a] and $by[b] then r($by[a].rps / $by[b].rps) else "" end;
       def scale(a; b): if $by[a] and $by[b] then r($by[a].p50_ms / $by[b].p50_ms) else "" end;
     "### \($backend): \($n) conversations in one tenant, concurrency \($c), \($s) s per scenario\n",
     "| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB |",
@@ -295,6 +337,7 @@ summarize() { # BACKEND RESULTS IDLE_KIB: the markdown table
     (.[] | "| \(.scenario) | \(r(.rps // .requests_per_sec)) | \(r(.p50_ms)) | \(r(.p99_ms)) | \(.errors // "") | \(.peak_rss_mb // "") |"),
     "",
     "- server / raw SQL throughput: L1 \(ratio("L1"; "L1-raw")), L2 \(ratio("L2"; "L2-raw")), L3 \(ratio("L3"; "L3-raw")), L4 \(ratio("L4"; "L4-raw"))",
+    "- the floor (the thinnest HTTP server around the statement of L1) / raw SQL: \(ratio("L1-floor"; "L1-raw")); server / floor: L1 \(per("L1"; "L1-floor"))",
     "- scaling, p50 at \($n) / p50 at \($small): L1 \(scale("L1"; "L1-small")), L4 \(scale("L4"; "L4-small"))",
     "- server RSS idle after the load: \(r($idle / 1024)) MB",
     ""' "$2"

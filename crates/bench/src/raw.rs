@@ -77,6 +77,35 @@ fn sqlite_value(arg: &Arg) -> rusqlite::types::Value {
     }
 }
 
+/// Runs `b`, handing each row to `each` with the statement's column names.
+pub(crate) fn sqlite_rows(
+    conn: &rusqlite::Connection,
+    b: &SqlBuilder,
+    mut each: impl FnMut(&[String], &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare_cached(&b.sql)?;
+    let names: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = statement.query(rusqlite::params_from_iter(b.args.iter().map(sqlite_value)))?;
+    while let Some(row) = rows.next()? {
+        each(&names, row)?;
+    }
+    Ok(())
+}
+
+/// A read-only connection with the server's reader settings.
+pub(crate) fn open_sqlite_reader(path: &str) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch("PRAGMA cache_size = -2000; PRAGMA busy_timeout = 10000;")?;
+    Ok(conn)
+}
+
 /// Runs `b`, reading every column of every row.
 fn sqlite_run(conn: &rusqlite::Connection, b: &SqlBuilder) -> rusqlite::Result<()> {
     let mut statement = conn.prepare_cached(&b.sql)?;
@@ -95,7 +124,7 @@ fn sqlite_run(conn: &rusqlite::Connection, b: &SqlBuilder) -> rusqlite::Result<(
 /// (one statement; two past `MERGED_TOTAL_MAX_OFFSET`); with one, the search state (the search's total is then in the server's memory,
 /// counted at that epoch) and the page, walked or from the index as the server
 /// chooses (`plan::walk_window`).
-fn statements(
+pub(crate) fn statements(
     dialect: Dialect,
     request: &RawRequest,
     search: Option<SearchState>,
@@ -142,7 +171,7 @@ fn statements(
 /// What a search request's statements depend on, as the server reads it: the search's
 /// total, the list size it filters and the tenant's size (`plan::search_state`).
 #[derive(Debug, Clone, Copy)]
-struct SearchState {
+pub(crate) struct SearchState {
     total: i64,
     base: i64,
     size: i64,
@@ -205,15 +234,7 @@ pub fn run_sqlite(
             let path = path.to_string();
             let statements = statements.clone();
             std::thread::spawn(move || -> Result<Vec<u32>, String> {
-                let conn = rusqlite::Connection::open_with_flags(
-                    &path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| e.to_string())?;
-                // The server's reader settings.
-                conn.execute_batch("PRAGMA cache_size = -2000; PRAGMA busy_timeout = 10000;")
-                    .map_err(|e| e.to_string())?;
+                let conn = open_sqlite_reader(&path).map_err(|e| e.to_string())?;
                 let mut latencies = Vec::new();
                 loop {
                     let began = Instant::now();

@@ -1,0 +1,254 @@
+//! The floor of an HTTP list request: the thinnest server we can write around the raw
+//! driver's statement, to tell what the L1 ratio target asks of the real one.
+//!
+//! It answers `GET /` with L1's statement (the same `plan` functions as the raw driver
+//! and the server), its rows written as JSON objects of column name to value. It has
+//! no authentication, no rate limiter, no request log, no routing to speak of, and no
+//! domain types between the rows and the JSON. On SQLite each of tokio's worker
+//! threads keeps its own connection and runs the statement right there
+//! (`FloorMode::Inline`), or a blocking thread does (`FloorMode::Blocking`, the
+//! hand-over the server makes); on PostgreSQL a sqlx pool of the server's size and
+//! session settings runs it. `FloorMode::Static` answers a page read once at start:
+//! HTTP and a body of the page's size, no database. What the floor costs over the raw
+//! driver is what HTTP and JSON cost, with nothing of the server's own in it.
+
+use crate::raw::{self, RawRequest};
+use crate::seed::BoxError;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use rusqlite::types::ValueRef;
+use serde::ser::{SerializeMap, Serializer};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Column as _, Row as _, TypeInfo as _};
+use std::cell::RefCell;
+use std::str::FromStr;
+use std::sync::Arc;
+use switchboard_store::plan::{self, Arg, Dialect, SqlBuilder};
+
+/// Where the statement runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FloorMode {
+    /// SQLite: on the tokio worker that read the request. PostgreSQL: on the pool.
+    Inline,
+    /// SQLite: on tokio's blocking pool, as the server runs its list reads.
+    Blocking,
+    /// Nowhere: the page read at start, answered as it is.
+    Static,
+}
+
+enum Database {
+    Sqlite { path: String },
+    Postgres(PgPool),
+}
+
+struct Floor {
+    database: Database,
+    statements: Vec<SqlBuilder>,
+}
+
+thread_local! {
+    static SQLITE: RefCell<Option<rusqlite::Connection>> = const { RefCell::new(None) };
+}
+
+/// Serves `request`'s page from the database at `url` on `listener` until killed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    url: &str,
+    request: RawRequest,
+    mode: FloorMode,
+) -> Result<(), BoxError> {
+    let app = axum::Router::new();
+    let app = match mode {
+        FloorMode::Static => {
+            let body = axum::body::Bytes::from(Floor::open(url, &request).await?.page().await?);
+            app.route("/", axum::routing::get(move || async move { json(body) }))
+        }
+        FloorMode::Inline | FloorMode::Blocking => {
+            let floor = Arc::new(Floor::open(url, &request).await?);
+            let blocking = mode == FloorMode::Blocking;
+            app.route(
+                "/",
+                axum::routing::get(move || {
+                    let floor = floor.clone();
+                    async move {
+                        let page = match (&floor.database, blocking) {
+                            (Database::Sqlite { .. }, true) => {
+                                tokio::task::spawn_blocking(move || floor.sqlite_page())
+                                    .await
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|page| page)
+                            }
+                            _ => floor.page().await,
+                        };
+                        match page {
+                            Ok(page) => json(page),
+                            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+                        }
+                    }
+                }),
+            )
+        }
+    };
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+fn json(body: impl Into<axum::body::Body>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
+}
+
+impl Floor {
+    async fn open(url: &str, request: &RawRequest) -> Result<Self, BoxError> {
+        let now = Utc::now();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path).to_string();
+            return Ok(Self {
+                database: Database::Sqlite { path },
+                statements: raw::statements(Dialect::Sqlite, request, None, now),
+            });
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(switchboard_store::default_pool_size())
+            .connect_with(
+                PgConnectOptions::from_str(url)?
+                    .options(plan::POSTGRES_READ_SETTINGS.iter().copied()),
+            )
+            .await?;
+        Ok(Self {
+            database: Database::Postgres(pool),
+            statements: raw::statements(Dialect::Postgres, request, None, now),
+        })
+    }
+
+    async fn page(&self) -> Result<Vec<u8>, String> {
+        match &self.database {
+            Database::Sqlite { .. } => self.sqlite_page(),
+            Database::Postgres(pool) => self.postgres_page(pool).await,
+        }
+    }
+
+    /// The page from this thread's SQLite connection (opened at its first page).
+    fn sqlite_page(&self) -> Result<Vec<u8>, String> {
+        let Database::Sqlite { path } = &self.database else {
+            return Err("not SQLite".to_string());
+        };
+        SQLITE.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                *cell = Some(raw::open_sqlite_reader(path).map_err(|e| e.to_string())?);
+            }
+            let conn = cell.as_ref().ok_or("no connection")?;
+            let mut page = PageWriter::new();
+            for statement in &self.statements {
+                raw::sqlite_rows(conn, statement, |names, row| {
+                    page.row(names.len(), |k| {
+                        Ok((names[k].as_str(), SqliteColumn(row.get_ref(k)?)))
+                    })
+                    .map_err(rusqlite::Error::ToSqlConversionFailure)
+                })
+                .map_err(|e| e.to_string())?;
+            }
+            Ok(page.finish())
+        })
+    }
+
+    async fn postgres_page(&self, pool: &PgPool) -> Result<Vec<u8>, String> {
+        let mut page = PageWriter::new();
+        for statement in &self.statements {
+            let mut query = sqlx::query(&statement.sql);
+            for arg in &statement.args {
+                query = match arg {
+                    Arg::Int(v) => query.bind(*v),
+                    Arg::Text(v) => query.bind(v.as_str()),
+                    Arg::Time(v) => query.bind(*v),
+                };
+            }
+            for row in query.fetch_all(pool).await.map_err(|e| e.to_string())? {
+                let columns = row.columns();
+                page.row(columns.len(), |k| {
+                    Ok((columns[k].name(), PostgresColumn::read(&row, k)?))
+                })
+                .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(page.finish())
+    }
+}
+
+/// `{"data":[...]}`, written row by row with no tree of values in between.
+struct PageWriter {
+    body: Vec<u8>,
+    rows: usize,
+}
+
+impl PageWriter {
+    fn new() -> Self {
+        let mut body = Vec::with_capacity(16 * 1024);
+        body.extend_from_slice(b"{\"data\":[");
+        Self { body, rows: 0 }
+    }
+
+    /// One row of `width` columns, the k-th given by `column(k)`.
+    fn row<'r, V: serde::Serialize>(
+        &mut self,
+        width: usize,
+        mut column: impl FnMut(usize) -> Result<(&'r str, V), BoxError>,
+    ) -> Result<(), BoxError> {
+        if self.rows > 0 {
+            self.body.push(b',');
+        }
+        self.rows += 1;
+        let mut json = serde_json::Serializer::new(&mut self.body);
+        let mut object = json.serialize_map(Some(width))?;
+        for k in 0..width {
+            let (name, value) = column(k)?;
+            object.serialize_entry(name, &value)?;
+        }
+        object.end()?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.body.extend_from_slice(b"]}");
+        self.body
+    }
+}
+
+/// A SQLite column's value as JSON.
+struct SqliteColumn<'a>(ValueRef<'a>);
+
+impl serde::Serialize for SqliteColumn<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ValueRef::Null => s.serialize_none(),
+            ValueRef::Integer(v) => s.serialize_i64(v),
+            ValueRef::Real(v) => s.serialize_f64(v),
+            ValueRef::Text(v) => s.serialize_str(&String::from_utf8_lossy(v)),
+            ValueRef::Blob(v) => s.serialize_u64(v.len() as u64),
+        }
+    }
+}
+
+/// A PostgreSQL column's value, decoded by its type as the server's rows are.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum PostgresColumn {
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Text(Option<String>),
+    Time(Option<DateTime<Utc>>),
+}
+
+impl PostgresColumn {
+    fn read(row: &PgRow, k: usize) -> Result<Self, BoxError> {
+        Ok(match row.columns()[k].type_info().name() {
+            "INT8" => Self::Int(row.try_get(k)?),
+            "INT4" => Self::Int(row.try_get::<Option<i32>, _>(k)?.map(i64::from)),
+            "INT2" => Self::Int(row.try_get::<Option<i16>, _>(k)?.map(i64::from)),
+            "BOOL" => Self::Bool(row.try_get(k)?),
+            "TIMESTAMPTZ" => Self::Time(row.try_get(k)?),
+            _ => Self::Text(row.try_get(k)?),
+        })
+    }
+}
