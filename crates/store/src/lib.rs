@@ -88,6 +88,11 @@ impl StoreOptions {
 pub enum OpenError {
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedScheme(String),
+    #[error(
+        "in-memory SQLite databases are not supported ({0}): the server reads through \
+         connections of its own, each of which would see an empty database; use sqlite://PATH"
+    )]
+    InMemorySqlite(String),
     #[error("cannot create the directory for the SQLite database: {0}")]
     Directory(#[from] std::io::Error),
     #[error("cannot connect to the database: {0}")]

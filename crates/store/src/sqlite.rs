@@ -52,6 +52,9 @@ impl SqliteStore {
             // the operating system's file cache (not the process's) holds the rest of
             // the database. The writer gets more: index inserts revisit their pages.
             .pragma("cache_size", "-8000");
+        if is_in_memory(url) {
+            return Err(OpenError::InMemorySqlite(crate::redact(url)));
+        }
         if let Some(dir) = connect
             .get_filename()
             .parent()
@@ -213,6 +216,17 @@ impl Tidy {
 /// A write transaction of the shared store code.
 type WriteTx = GroupWrite;
 
+/// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`), which
+/// the store refuses: each of its reader pools, rusqlite's among them, would open a
+/// database of its own instead of the writer's. Read the way sqlx reads the URL (the
+/// database, then `?` and its parameters); sqlx keeps its own flag private.
+fn is_in_memory(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|pair| pair == "mode=memory")
+}
+
 async fn applied(pool: &SqlitePool) -> usize {
     sqlx::query_scalar::<Sqlite, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(pool)
@@ -282,6 +296,31 @@ impl_auth_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 mod tests {
     use super::*;
     use switchboard_core::auth_store::AuthStore;
+
+    /// An in-memory database would be a different, empty one for each reader pool: the
+    /// store says so at startup instead of failing every list request.
+    #[tokio::test]
+    async fn in_memory_databases_are_refused_at_startup() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite://x.db?mode=memory&cache=private",
+        ] {
+            match SqliteStore::connect(url, &StoreOptions::default()).await {
+                Err(e @ OpenError::InMemorySqlite(_)) => {
+                    assert!(e.to_string().contains("use sqlite://PATH"), "{url}: {e}")
+                }
+                Err(e) => panic!("{url}: another error: {e}"),
+                Ok(_) => panic!("{url}: opened"),
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = format!("sqlite://{}?mode=rwc", dir.path().join("file.db").display());
+        SqliteStore::connect(&file, &StoreOptions::default())
+            .await
+            .expect("a file opens");
+    }
 
     /// The revocation poll runs every second for the server's whole life; if it went
     /// through the readers, their idle timeout would never come (it did: 16 readers
