@@ -24,7 +24,7 @@ use sqlx::{Column as _, Row as _, TypeInfo as _};
 use std::cell::RefCell;
 use std::str::FromStr;
 use std::sync::Arc;
-use switchboard_store::plan::{self, Arg, Dialect, SqlBuilder};
+use switchboard_store::plan::{self, Dialect, SqlBuilder};
 
 /// Where the statement runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -156,15 +156,11 @@ impl Floor {
     async fn postgres_page(&self, pool: &PgPool) -> Result<Vec<u8>, String> {
         let mut page = PageWriter::new();
         for statement in &self.statements {
-            let mut query = sqlx::query(&statement.sql);
-            for arg in &statement.args {
-                query = match arg {
-                    Arg::Int(v) => query.bind(*v),
-                    Arg::Text(v) => query.bind(v.as_str()),
-                    Arg::Time(v) => query.bind(*v),
-                };
-            }
-            for row in query.fetch_all(pool).await.map_err(|e| e.to_string())? {
+            for row in raw::postgres_query(statement)
+                .fetch_all(pool)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 let columns = row.columns();
                 page.row(columns.len(), |k| {
                     Ok((columns[k].name(), PostgresColumn::read(&row, k)?))

@@ -32,20 +32,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("switchboard-floor: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    switchboard_bench::run_main("switchboard-floor", async { run(cli).await.map(|()| None) })
 }
 
 async fn run(cli: Cli) -> Result<(), seed::BoxError> {

@@ -85,23 +85,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli.command)) {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("switchboard-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    switchboard_bench::run_main("switchboard-bench", async {
+        run(cli.command).await.map(Some)
+    })
 }
 
 async fn run(command: Command) -> Result<String, seed::BoxError> {

@@ -343,21 +343,28 @@ pub async fn pgbench_script(
     Ok((script, defines))
 }
 
+/// `b` as a sqlx query with its arguments bound, as the server binds them.
+pub(crate) fn postgres_query(
+    b: &SqlBuilder,
+) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let mut query = sqlx::query(&b.sql);
+    for arg in &b.args {
+        query = match arg {
+            Arg::Int(v) => query.bind(*v),
+            Arg::Text(v) => query.bind(v.as_str()),
+            Arg::Time(v) => query.bind(*v),
+        };
+    }
+    query
+}
+
 /// The one row of `b`, whose columns are all integers.
 async fn fetch_integers(
     conn: &mut sqlx::PgConnection,
     b: &SqlBuilder,
 ) -> Result<Vec<i64>, sqlx::Error> {
     use sqlx::Row;
-    let mut query = sqlx::query(&b.sql);
-    for arg in &b.args {
-        query = match arg {
-            Arg::Int(v) => query.bind(*v),
-            Arg::Text(v) => query.bind(v.clone()),
-            Arg::Time(v) => query.bind(*v),
-        };
-    }
-    let row = query.fetch_one(conn).await?;
+    let row = postgres_query(b).fetch_one(conn).await?;
     (0..row.len()).map(|k| row.try_get(k)).collect()
 }
 
