@@ -85,21 +85,16 @@ server_bin=$bin_dir/switchboard
 bench_bin=$bin_dir/switchboard-bench
 floor_bin=$bin_dir/switchboard-floor
 
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+# stop_process PID: asks it to stop and waits for it (nothing if empty or gone).
+stop_process() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
   fi
-  server_pid=""
 }
+stop_server() { stop_process "$server_pid"; server_pid=""; }
 floor_pid=""
-stop_floor() {
-  if [ -n "$floor_pid" ] && kill -0 "$floor_pid" 2>/dev/null; then
-    kill -TERM "$floor_pid" 2>/dev/null || true
-    wait "$floor_pid" 2>/dev/null || true
-  fi
-  floor_pid=""
-}
+stop_floor() { stop_process "$floor_pid"; floor_pid=""; }
 trap 'stop_floor; stop_server' EXIT
 
 # database_url BACKEND N: where the seeded database of N conversations lives.

@@ -101,8 +101,7 @@ fn json(body: impl Into<axum::body::Body>) -> Response {
 impl Floor {
     async fn open(url: &str, request: &RawRequest) -> Result<Self, BoxError> {
         let now = Utc::now();
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            let path = path.split('?').next().unwrap_or(path).to_string();
+        if let Some(path) = raw::sqlite_path(url) {
             return Ok(Self {
                 database: Database::Sqlite { path },
                 statements: raw::statements(Dialect::Sqlite, request, None, now),

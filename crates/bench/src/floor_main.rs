@@ -36,9 +36,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), seed::BoxError> {
-    let report: seed::SeedReport = serde_json::from_slice(&std::fs::read(&cli.report)?)?;
-    let tenant = report.tenants.first().ok_or("the report has no tenant")?;
-    let request = raw::RawRequest::new(tenant.id, report.user_id, None, None)?;
+    let report = seed::SeedReport::read(&cli.report)?;
+    let request = raw::RawRequest::of_big_tenant(&report, None, None)?;
     let listener = tokio::net::TcpListener::bind(&cli.listen).await?;
     // The address on stdout, for the script that started it.
     println!("{}", listener.local_addr()?);

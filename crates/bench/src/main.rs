@@ -127,7 +127,7 @@ async fn run(command: Command) -> Result<String, seed::BoxError> {
             url,
             name_search,
         } => {
-            let report: seed::SeedReport = serde_json::from_slice(&std::fs::read(report)?)?;
+            let report = seed::SeedReport::read(&report)?;
             let params = check::check(&report, &url, &name_search).await?;
             Ok(serde_json::to_string_pretty(&params)?)
         }
@@ -141,11 +141,9 @@ async fn run(command: Command) -> Result<String, seed::BoxError> {
             seconds,
             warmup_seconds,
         } => {
-            let report: seed::SeedReport = serde_json::from_slice(&std::fs::read(report)?)?;
-            let tenant = report.tenants.first().ok_or("the report has no tenant")?;
-            let mut request = raw::RawRequest::new(
-                tenant.id,
-                report.user_id,
+            let report = seed::SeedReport::read(&report)?;
+            let mut request = raw::RawRequest::of_big_tenant(
+                &report,
                 channel_type.as_deref(),
                 search.as_deref(),
             )?;
@@ -155,8 +153,7 @@ async fn run(command: Command) -> Result<String, seed::BoxError> {
             request.page.page = page;
             let warmup = Duration::from_secs(warmup_seconds);
             let duration = Duration::from_secs(seconds);
-            let result = if let Some(path) = database_url.strip_prefix("sqlite://") {
-                let path = path.split('?').next().unwrap_or(path).to_string();
+            let result = if let Some(path) = raw::sqlite_path(&database_url) {
                 tokio::task::spawn_blocking(move || {
                     raw::run_sqlite(&path, &request, concurrency, warmup, duration)
                 })

@@ -53,6 +53,24 @@ impl RawRequest {
     }
 }
 
+impl RawRequest {
+    /// `new` for the big tenant of a seed report (its first), as the caller it made.
+    pub fn of_big_tenant(
+        report: &crate::seed::SeedReport,
+        channel_type: Option<&str>,
+        search: Option<&str>,
+    ) -> Result<Self, BoxError> {
+        let tenant = report.tenants.first().ok_or("the report has no tenant")?;
+        Self::new(tenant.id, report.user_id, channel_type, search)
+    }
+}
+
+/// The file of a `sqlite://` URL (its parameters dropped); `None` for another scheme.
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let path = url.strip_prefix("sqlite://")?;
+    Some(path.split('?').next().unwrap_or(path).to_string())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RawResult {
     pub driver: String,

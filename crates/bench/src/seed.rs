@@ -70,6 +70,13 @@ pub struct SeedReport {
     pub seconds: f64,
 }
 
+impl SeedReport {
+    /// The report a seed run wrote to `path`.
+    pub fn read(path: &std::path::Path) -> Result<Self, BoxError> {
+        Ok(serde_json::from_slice(&std::fs::read(path)?)?)
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RowCounts {
     pub customers: u64,

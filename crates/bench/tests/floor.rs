@@ -24,8 +24,7 @@ async fn seeded(dir: &std::path::Path) -> (String, seed::SeedReport) {
 }
 
 async fn start(url: &str, report: &seed::SeedReport, mode: FloorMode) -> String {
-    let tenant = &report.tenants[0];
-    let request = raw::RawRequest::new(tenant.id, report.user_id, None, None).expect("request");
+    let request = raw::RawRequest::of_big_tenant(report, None, None).expect("request");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
