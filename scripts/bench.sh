@@ -95,7 +95,7 @@ stop_process() {
 stop_server() { stop_process "$server_pid"; server_pid=""; }
 floor_pid=""
 stop_floor() { stop_process "$floor_pid"; floor_pid=""; }
-trap 'stop_floor; stop_server' EXIT
+trap 'stop_floor; stop_small_server; stop_server' EXIT
 
 # database_url BACKEND N: where the seeded database of N conversations lives.
 database_url() {
@@ -236,19 +236,63 @@ check_and_read_params() {
   done
 }
 
+# start_small_server BACKEND: starts a second server on the scaling tenant's database
+# (small_report) and checks its answers; the big one stays the target of `scenario`.
+small_pid="" small_base="" small_token="" small_tenant=""
+start_small_server() {
+  local big_pid=$server_pid big_base=$base big_log=$server_log params
+  start_server "$(database_url "$1" "$scaling_conversations")"
+  small_pid=$server_pid small_base=$base
+  server_pid=$big_pid base=$big_base server_log=$big_log
+  params=$("$bench_bin" check --report "$small_report" --url "$small_base" --name-search "$name_search")
+  small_tenant=$(jq -r .tenant <<<"$params")
+  small_token=$(jq -r .token <<<"$params")
+}
+stop_small_server() { stop_process "$small_pid"; small_pid=""; }
+
+# on_small_server COMMAND...: runs COMMAND (a scenario) against the small server.
+on_small_server() {
+  local big_pid=$server_pid big_base=$base big_token=$token big_tenant=$tenant
+  server_pid=$small_pid base=$small_base token=$small_token tenant=$small_tenant
+  "$@"
+  server_pid=$big_pid base=$big_base token=$big_token tenant=$big_tenant
+}
+
 bench_backend() {
   local backend=$1 results="$out/results-$backend.jsonl"
   : >"$results"
+  # The small tenant's server runs beside the big one's (idle until its turn), so that
+  # each scaling pair is measured back to back.
+  small_report=$(seeded "$backend" "$scaling_conversations")
   report=$(seeded "$backend" "$conversations")
   url=$(database_url "$backend" "$conversations")
   start_server "$url"
   check_and_read_params "$backend"
+  start_small_server "$backend"
   local list=/api/v1/conversations
+  # Each ratio's two sides run one right after the other: the machine's speed drifts
+  # by up to 2x within minutes (BENCHMARKS.md, "Noise"), and a ratio of two runs
+  # minutes apart measures the drift as much as the server. The raw SQL runs with the
+  # server idle.
   {
     scenario L1 GET "$list"
+    raw L1-raw
+    # How close any HTTP server can come to the raw SQL of L1 on this machine: the
+    # floor with the statement, the floor with a page and no statement, and (SQLite)
+    # the floor with the server's hand-over of the statement to a blocking thread.
+    floor L1-floor inline
+    floor L1-floor-static static
+    if [ "$backend" = sqlite ]; then floor L1-floor-blocking blocking; fi
+    on_small_server scenario L1-small GET "$list"
     scenario L2 GET "$list?page=1000"
+    # L2's raw SQL is there for its latency: mostly the database's own reading of the
+    # rows before the page.
+    raw L2-raw --page 1000
     scenario L3 GET "$list?channel_type=instagram"
+    raw L3-raw --channel-type instagram
     scenario L4 GET "$list?search=$(uri "$name_search")"
+    raw L4-raw --search "$name_search"
+    on_small_server scenario L4-small GET "$list?search=$(uri "$name_search")"
     scenario L5 GET "$list?search=$(uri "$phone_search")"
     scenario L6 GET "$list?search=$(uri "$missing_search")"
     scenario L7 GET "$list/$messages_conversation/messages"
@@ -257,22 +301,7 @@ bench_backend() {
     scenario A1-auth GET /api/v1/account/tenants
     scenario A1-none GET /healthz "" none
   } >>"$results"
-  # The raw-SQL limit of L1, L3 and L4, with the server idle; and of L2, whose p99 is
-  # mostly the database's own reading of the rows before the page.
-  {
-    raw L1-raw
-    raw L2-raw --page 1000
-    raw L3-raw --channel-type instagram
-    raw L4-raw --search "$name_search"
-  } >>"$results"
-  # How close any HTTP server can come to the raw SQL of L1 on this machine: the
-  # floor with the statement, the floor with a page and no statement, and (SQLite)
-  # the floor with the server's hand-over of the statement to a blocking thread.
-  {
-    floor L1-floor inline
-    floor L1-floor-static static
-    if [ "$backend" = sqlite ]; then floor L1-floor-blocking blocking; fi
-  } >>"$results"
+  stop_small_server
   {
     scenario C1 POST "$list" "{\"channel_id\":$create_channel,\"address\":\"+90 555 {n}\",\"first_name\":\"Bench\",\"last_name\":\"Create\"}"
     scenario I1 POST "/api/v1/channels/$inbound_channel/inbound" \
@@ -288,19 +317,6 @@ bench_backend() {
   # C1 and I1 wrote to the seeded database, so the checker's model no longer matches
   # it: the next run seeds again. A run of read scenarios only (BENCH_ONLY) keeps it.
   if selected C1 || selected I1; then rm -f "$report"; fi
-
-  log "$backend: scaling: L1 and L4 at $scaling_conversations conversations"
-  report=$(seeded "$backend" "$scaling_conversations")
-  url=$(database_url "$backend" "$scaling_conversations")
-  start_server "$url"
-  params=$("$bench_bin" check --report "$report" --url "$base" --name-search "$name_search")
-  tenant=$(jq -r .tenant <<<"$params")
-  token=$(jq -r .token <<<"$params")
-  {
-    scenario L1-small GET "$list"
-    scenario L4-small GET "$list?search=$(uri "$name_search")"
-  } >>"$results"
-  stop_server
 
   summarize "$backend" "$results" "$idle_rss" | tee "$out/results-$backend.md"
   jq -s --arg backend "$backend" --argjson idle "$idle_rss" --argjson n "$conversations" \
