@@ -237,13 +237,16 @@ check_and_read_params() {
 }
 
 # start_small_server BACKEND: starts a second server on the scaling tenant's database
-# (small_report) and checks its answers; the big one stays the target of `scenario`.
+# (small_report), before the big one, which then stays the target of `scenario`.
 small_pid="" small_base="" small_token="" small_tenant=""
 start_small_server() {
-  local big_pid=$server_pid big_base=$base big_log=$server_log params
   start_server "$(database_url "$1" "$scaling_conversations")"
   small_pid=$server_pid small_base=$base
-  server_pid=$big_pid base=$big_base server_log=$big_log
+}
+# check_small_server: checks the small server's answers with the big one's name
+# search (check_and_read_params first) and reads its caller.
+check_small_server() {
+  local params
   params=$("$bench_bin" check --report "$small_report" --url "$small_base" --name-search "$name_search")
   small_tenant=$(jq -r .tenant <<<"$params")
   small_token=$(jq -r .token <<<"$params")
@@ -266,9 +269,10 @@ bench_backend() {
   small_report=$(seeded "$backend" "$scaling_conversations")
   report=$(seeded "$backend" "$conversations")
   url=$(database_url "$backend" "$conversations")
+  start_small_server "$backend"
   start_server "$url"
   check_and_read_params "$backend"
-  start_small_server "$backend"
+  check_small_server
   local list=/api/v1/conversations
   # Each ratio's two sides run one right after the other: the machine's speed drifts
   # by up to 2x within minutes (BENCHMARKS.md, "Noise"), and a ratio of two runs
