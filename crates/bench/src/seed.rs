@@ -522,9 +522,10 @@ async fn bulk_postgres(url: &str, report: &mut SeedReport) -> Result<(), BoxErro
     // visibility map (for index-only scans), for every table the requests read.
     sqlx::query("VACUUM (ANALYZE)").execute(&mut conn).await?;
     // The load and the vacuum leave a checkpoint due, which PostgreSQL spreads over
-    // the next minutes (`checkpoint_completion_target`): under the first scenarios, in
-    // the run of be84aa6 (BENCHMARKS.md). Take it now. It needs the pg_checkpoint role
-    // (or a superuser); without it the run goes on as before.
+    // the next minutes (`checkpoint_completion_target`), under the first scenarios.
+    // Take it now. (It was not what made be84aa6's first PostgreSQL scenarios slow:
+    // BENCHMARKS.md, "Results".) It needs the pg_checkpoint role (or a superuser);
+    // without it the run goes on as before.
     if let Err(e) = sqlx::query("CHECKPOINT").execute(&mut conn).await {
         eprintln!(
             "seed: no checkpoint after seeding ({e}); the first scenarios may run beside one"
