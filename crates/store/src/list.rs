@@ -25,6 +25,16 @@ pub(crate) trait ConversationReader: Send {
         statement: SqlBuilder,
     ) -> StoreResult<(Vec<Conversation>, Option<i64>)>;
 
+    /// `conversations_and_number` of a statement that reads few rows (a page near the
+    /// top of the list, `SMALL_READ_MAX_ROWS`): a reader may run it on the request's
+    /// own thread rather than hand it to another one and wait.
+    async fn small_conversations_and_number(
+        &mut self,
+        statement: SqlBuilder,
+    ) -> StoreResult<(Vec<Conversation>, Option<i64>)> {
+        self.conversations_and_number(statement).await
+    }
+
     /// The integer columns of the statement's only row.
     async fn integers<const N: usize>(&mut self, statement: SqlBuilder) -> StoreResult<[i64; N]>;
 
@@ -42,6 +52,13 @@ pub(crate) struct ListSettings {
     pub tenant_in_search_index_max: i64,
 }
 
+/// The most rows (skipped and returned) a page without a search may read to count as a
+/// small read (`small_conversations_and_number`). Such a page walks the list index for
+/// its rows, joins a page's worth of them and sums the counters: on SQLite a few dozen
+/// microseconds at the top of the list, under a millisecond at this depth (BENCHMARKS.md,
+/// "The hand-over"), no more than encoding the JSON of a large page costs the same thread.
+pub(crate) const SMALL_READ_MAX_ROWS: i64 = 1_000;
+
 pub(crate) async fn list_conversations(
     reader: &mut impl ConversationReader,
     counts: &SearchCounts,
@@ -58,7 +75,12 @@ pub(crate) async fn list_conversations(
         if offset <= plan::MERGED_TOTAL_MAX_OFFSET {
             let sql =
                 plan::conversation_page_with_total(dialect, tenant, filter, page, offset, now);
-            if let (items, Some(total)) = reader.conversations_and_number(sql).await? {
+            let read = if offset + page.per_page <= SMALL_READ_MAX_ROWS {
+                reader.small_conversations_and_number(sql).await?
+            } else {
+                reader.conversations_and_number(sql).await?
+            };
+            if let (items, Some(total)) = read {
                 return Ok(PageOf { items, total });
             }
         }

@@ -374,7 +374,8 @@ mod tests {
 
     /// The list request reads SQLite through rusqlite (`sqlite_direct.rs`); through
     /// sqlx (`list::SqlxReader`, PostgreSQL's way) it must read the very same pages:
-    /// every column, every kind of page, instants and blacklist entries included.
+    /// every column, every kind of page, instants and blacklist entries included; the
+    /// small pages read on the request's thread, the deep ones on the blocking pool.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_direct_list_reads_what_sqlx_reads() {
         use chrono::Utc;

@@ -128,18 +128,22 @@ pub(crate) struct DirectReader<'a> {
 }
 
 impl DirectReader<'_> {
+    async fn connection(&mut self) -> StoreResult<managed::Object<Opener>> {
+        match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => self.pool.get().await.map_err(|e| match e {
+                managed::PoolError::Backend(e) => e,
+                e => StoreError::Database(format!("no SQLite reader: {e}")),
+            }),
+        }
+    }
+
     /// Runs `work` with the reader's connection on the blocking pool.
     async fn run<T: Send + 'static>(
         &mut self,
         work: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = match self.conn.take() {
-            Some(conn) => conn,
-            None => self.pool.get().await.map_err(|e| match e {
-                managed::PoolError::Backend(e) => e,
-                e => StoreError::Database(format!("no SQLite reader: {e}")),
-            })?,
-        };
+        let conn = self.connection().await?;
         // If this task is dropped while the statement runs, the connection goes back
         // to the pool when the statement ends.
         let (conn, result) = blocking(move || {
@@ -147,6 +151,19 @@ impl DirectReader<'_> {
             Ok((conn, result))
         })
         .await?;
+        self.conn = Some(conn);
+        result
+    }
+
+    /// Runs `work` with the reader's connection right here, on the request's thread:
+    /// for a small read the hand-over to a blocking thread and back costs more than
+    /// the statement (BENCHMARKS.md, "The hand-over").
+    async fn run_here<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let conn = self.connection().await?;
+        let result = work(&conn);
         self.conn = Some(conn);
         result
     }
@@ -165,6 +182,15 @@ impl ConversationReader for DirectReader<'_> {
     ) -> StoreResult<(Vec<Conversation>, Option<i64>)> {
         let number_at = Some(crate::rows::CONVERSATION_COLUMN_COUNT);
         self.run(move |conn| read_conversations(conn, &statement, number_at))
+            .await
+    }
+
+    async fn small_conversations_and_number(
+        &mut self,
+        statement: SqlBuilder,
+    ) -> StoreResult<(Vec<Conversation>, Option<i64>)> {
+        let number_at = Some(crate::rows::CONVERSATION_COLUMN_COUNT);
+        self.run_here(|conn| read_conversations(conn, &statement, number_at))
             .await
     }
 
@@ -275,6 +301,9 @@ const INSTANT_FORMATS: [&str; 12] = [
 ];
 
 fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    if let Some(t) = parse_utc_rfc3339(text.as_bytes()) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.to_utc());
     }
@@ -284,6 +313,48 @@ fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
             .or_else(|_| NaiveDateTime::parse_from_str(text, format).map(|t| t.and_utc()))
             .ok()
     })
+}
+
+/// The one form the store writes, `2026-12-05T10:20:30[.fffffffff]+00:00` (or with
+/// `Z`), read digit by digit: a list page reads some sixty instants, and chrono's
+/// general RFC 3339 parser was a tenth of decoding its rows. Anything else, a leap
+/// second included, is `None` and left to chrono.
+fn parse_utc_rfc3339(text: &[u8]) -> Option<DateTime<Utc>> {
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        text.get(range)?.iter().try_fold(0u32, |n, &b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !punctuation.iter().all(|&(k, c)| text.get(k) == Some(&c)) {
+        return None;
+    }
+    let mut rest = text.get(19..)?;
+    let mut nanos = 0;
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        let value = fraction[..digits]
+            .iter()
+            .fold(0u32, |n, &b| n * 10 + u32::from(b - b'0'));
+        nanos = value * 10u32.pow((9 - digits) as u32);
+        rest = &fraction[digits..];
+    }
+    if rest != b"+00:00" && rest != b"Z" {
+        return None;
+    }
+    let date =
+        chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let second = number(17..19)?;
+    if second > 59 {
+        return None;
+    }
+    Some(
+        date.and_hms_nano_opt(number(11..13)?, number(14..16)?, second, nanos)?
+            .and_utc(),
+    )
 }
 
 /// A conversation row by position, in the order of `CONVERSATION_COLUMNS` (as the
@@ -340,6 +411,48 @@ fn conversation_row(row: &rusqlite::Row<'_>) -> StoreResult<ConversationRow> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_fast_instant_reader_agrees_with_chrono_or_leaves_it_to_chrono() {
+        let chrono_reads = |text: &str| DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc());
+        // The forms the store writes: read by the fast path, as chrono reads them.
+        for text in [
+            "2026-12-05T10:20:30+00:00",
+            "2026-12-05T10:20:30Z",
+            "2026-12-05T10:20:30.5+00:00",
+            "2026-12-05T10:20:30.000000001+00:00",
+            "2026-12-05T10:20:30.123456789Z",
+            "2024-02-29T23:59:59.999+00:00",
+            "0001-01-01T00:00:00+00:00",
+            "9999-12-31T23:59:59+00:00",
+        ] {
+            let fast = parse_utc_rfc3339(text.as_bytes());
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, chrono_reads(text), "{text}");
+            assert_eq!(parse_instant(text), fast, "{text}");
+        }
+        // Everything else is not the fast path's; parse_instant still reads what
+        // chrono reads.
+        for text in [
+            "2026-12-05T10:20:30+02:00",
+            "2026-12-05T10:20:30-00:00",
+            "2026-12-05t10:20:30Z",
+            "2026-12-05T10:20:60Z",
+            "2026-02-30T10:20:30Z",
+            "2026-12-05T24:20:30Z",
+            "2026-12-05T10:20:30.Z",
+            "2026-12-05T10:20:30.1234567891Z",
+            "2026-12-05T10:20:30+00:00 ",
+            "2026-12-0510:20:30+00:00",
+            "+2026-12-05T10:20:30Z",
+            "",
+        ] {
+            assert_eq!(parse_utc_rfc3339(text.as_bytes()), None, "{text}");
+            if let Some(t) = chrono_reads(text) {
+                assert_eq!(parse_instant(text), Some(t), "{text}");
+            }
+        }
+    }
 
     #[test]
     fn instants_are_read_in_every_form_sqlx_reads() {
