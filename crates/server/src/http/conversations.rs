@@ -3,6 +3,7 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, PathId, QueryInput, TenantScope};
 use super::json::Json;
+use super::json_writer::WrittenJson;
 use super::pagination::Paginator;
 use super::resources::{ConversationEnvelope, ConversationPage, ConversationResource};
 use crate::app::AppState;
@@ -132,7 +133,7 @@ pub async fn list(
     scope: TenantScope,
     headers: HeaderMap,
     QueryInput(input): QueryInput,
-) -> Result<Json<ConversationPage>, ApiError> {
+) -> Result<WrittenJson<ConversationPage>, ApiError> {
     scope.caller.require_scope(READ_SCOPE)?;
     let (page, params) = state.conversations.list(scope.tenant, &input).await?;
     let now = state.clock.now();
@@ -154,7 +155,7 @@ pub async fn list(
         total: page.total,
         count: page.items.len(),
     };
-    Ok(Json(ConversationPage {
+    Ok(WrittenJson(ConversationPage {
         links: paginator.links(),
         meta: paginator.meta(),
         data: page

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod json;
+pub mod json_writer;
 pub mod members;
 pub mod messages;
 pub mod middleware;

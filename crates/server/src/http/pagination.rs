@@ -2,6 +2,7 @@
 //! UrlWindow of three pages on each side. Unlike Laravel's default, the list's
 //! filters are repeated in every link, so following `next` stays in the same list.
 
+use super::json_writer::{JsonWriter, WriteJson};
 use serde::Serialize;
 use switchboard_core::PageRequest;
 use utoipa::ToSchema;
@@ -37,6 +38,55 @@ pub struct PageMeta {
     pub per_page: i64,
     pub to: Option<i64>,
     pub total: i64,
+}
+
+impl WriteJson for PageLinks {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.raw("{\"first\":")
+            .str(&self.first)
+            .raw(",\"last\":")
+            .str(&self.last)
+            .raw(",\"prev\":")
+            .opt_str(self.prev.as_deref())
+            .raw(",\"next\":")
+            .opt_str(self.next.as_deref())
+            .raw("}");
+    }
+}
+
+impl WriteJson for MetaLink {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.raw("{\"url\":")
+            .opt_str(self.url.as_deref())
+            .raw(",\"label\":")
+            .str(&self.label);
+        if let Some(page) = self.page {
+            w.raw(",\"page\":").opt_int(page);
+        }
+        w.raw(",\"active\":").bool(self.active).raw("}");
+    }
+}
+
+impl WriteJson for PageMeta {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.raw("{\"current_page\":")
+            .int(self.current_page)
+            .raw(",\"from\":")
+            .opt_int(self.from)
+            .raw(",\"last_page\":")
+            .int(self.last_page)
+            .raw(",\"links\":")
+            .array(&self.links)
+            .raw(",\"path\":")
+            .str(&self.path)
+            .raw(",\"per_page\":")
+            .int(self.per_page)
+            .raw(",\"to\":")
+            .opt_int(self.to)
+            .raw(",\"total\":")
+            .int(self.total)
+            .raw("}");
+    }
 }
 
 /// Builds `links` and `meta` for one page.
@@ -111,7 +161,7 @@ impl Paginator<'_> {
             links.push(match element {
                 Element::Page(n) => MetaLink {
                     url: Some(urls.of(n)),
-                    label: n.to_string(),
+                    label: itoa::Buffer::new().format(n).to_string(),
                     page: Some(Some(n)),
                     active: n == current,
                 },
@@ -149,10 +199,9 @@ struct PageUrls {
 
 impl PageUrls {
     fn of(&self, page: i64) -> String {
-        use std::fmt::Write;
         let mut url = String::with_capacity(self.prefix.len() + 20);
         url.push_str(&self.prefix);
-        let _ = write!(url, "{page}");
+        url.push_str(itoa::Buffer::new().format(page));
         url
     }
 }

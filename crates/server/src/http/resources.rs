@@ -1,6 +1,7 @@
 //! Wire shapes, key for key and type for type as the published reference prints
 //! them. Every key is always present; unknown optional values are null.
 
+use super::json_writer::{JsonWriter, WriteJson};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use switchboard_core::{BlacklistEntry, Conversation};
@@ -34,12 +35,21 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     ];
     let mut out = String::with_capacity(20);
     for (value, width, after) in fields {
-        for place in (0..width).rev() {
-            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+        if width == 4 {
+            out.push(char::from(b'0' + (value / 1000 % 10) as u8));
+            out.push(char::from(b'0' + (value / 100 % 10) as u8));
         }
+        out.push(char::from(b'0' + (value / 10 % 10) as u8));
+        out.push(char::from(b'0' + (value % 10) as u8));
         out.push(after);
     }
     out
+}
+
+/// An integer as the contract's string of digits (`itoa`: `to_string` goes through
+/// the formatting machinery, twice per conversation of a page).
+fn digits(n: i64) -> String {
+    itoa::Buffer::new().format(n).to_string()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -217,12 +227,12 @@ impl ConversationResource {
             id: c.id,
             display_name,
             address: c.address,
-            last_message_id: last.as_ref().map_or(0, |m| m.id).to_string(),
+            last_message_id: digits(last.as_ref().map_or(0, |m| m.id)),
             last_message_at: last.as_ref().map(|m| timestamp(m.at)),
             last_message_is_customer: last.as_ref().map(|m| m.is_customer),
             last_message_type: last.as_ref().map(|m| m.message_type.clone()),
             last_message: last.and_then(|m| m.preview),
-            unread_count: c.unread_count.to_string(),
+            unread_count: digits(c.unread_count),
             agent_disabled: agent.disabled,
             agent_expires_at: agent.expires_at.map(timestamp),
             agent_disabled_by_user_name: agent.disabled_by_user_name,
@@ -241,6 +251,84 @@ impl ConversationResource {
             },
             blacklist,
         }
+    }
+}
+
+impl WriteJson for ConversationResource {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.raw("{\"id\":")
+            .int(self.id)
+            .raw(",\"display_name\":")
+            .str(&self.display_name)
+            .raw(",\"address\":")
+            .str(&self.address)
+            .raw(",\"last_message_id\":")
+            .str(&self.last_message_id)
+            .raw(",\"last_message\":")
+            .opt_str(self.last_message.as_deref())
+            .raw(",\"last_message_at\":")
+            .opt_str(self.last_message_at.as_deref())
+            .raw(",\"last_message_type\":")
+            .opt_str(self.last_message_type.as_deref())
+            .raw(",\"last_message_is_customer\":")
+            .opt_bool(self.last_message_is_customer)
+            .raw(",\"unread_count\":")
+            .str(&self.unread_count)
+            .raw(",\"agent_disabled\":")
+            .bool(self.agent_disabled)
+            .raw(",\"agent_expires_at\":")
+            .opt_str(self.agent_expires_at.as_deref())
+            .raw(",\"agent_disabled_by_user_name\":")
+            .opt_str(self.agent_disabled_by_user_name.as_deref())
+            .raw(",\"customer\":")
+            .value(&self.customer)
+            .raw(",\"channel\":")
+            .value(&self.channel)
+            .raw(",\"blacklist\":")
+            .serde(&self.blacklist)
+            .raw("}");
+    }
+}
+
+impl WriteJson for ConversationCustomer {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.raw("{\"id\":")
+            .int(self.id)
+            .raw(",\"first_name\":")
+            .opt_str(self.first_name.as_deref())
+            .raw(",\"last_name\":")
+            .opt_str(self.last_name.as_deref())
+            .raw(",\"phone_number\":")
+            .opt_str(self.phone_number.as_deref())
+            .raw(",\"avatar_url\":")
+            .opt_str(self.avatar_url.as_deref())
+            .raw("}");
+    }
+}
+
+impl WriteJson for ConversationChannel {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.raw("{\"id\":")
+            .int(self.id)
+            .raw(",\"name\":")
+            .str(&self.name)
+            .raw(",\"type\":")
+            .str(&self.channel_type)
+            .raw(",\"address\":")
+            .str(&self.address)
+            .raw("}");
+    }
+}
+
+impl WriteJson for ConversationPage {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.raw("{\"data\":")
+            .array(&self.data)
+            .raw(",\"links\":")
+            .value(&self.links)
+            .raw(",\"meta\":")
+            .value(&self.meta)
+            .raw("}");
     }
 }
 
@@ -263,6 +351,95 @@ pub struct ConversationPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn conversation(id: i64, text: Option<&str>) -> ConversationResource {
+        let text = |s: &str| text.map(|t| format!("{s} {t}"));
+        ConversationResource {
+            id,
+            display_name: text("Ayşe").unwrap_or_default(),
+            address: "+905321234567".to_string(),
+            last_message_id: digits(id * 7),
+            last_message: text("Merhaba \"dünya\"\n"),
+            last_message_at: text("2026-12-05T10:20:30Z"),
+            last_message_type: text("text"),
+            last_message_is_customer: text("").is_some().then_some(id % 2 == 0),
+            unread_count: digits(id % 4),
+            agent_disabled: id % 3 == 0,
+            agent_expires_at: text("2026-12-05T11:00:00Z"),
+            agent_disabled_by_user_name: text("Can\\Öz"),
+            customer: ConversationCustomer {
+                id: id + 100,
+                first_name: text("Ayşe"),
+                last_name: text("Yılmaz\t"),
+                phone_number: text("+905321234567"),
+                avatar_url: text("https://example.test/a.png?x=1&y=</script>"),
+            },
+            channel: ConversationChannel {
+                id: 3,
+                name: "WhatsApp \u{1}Main".to_string(),
+                channel_type: "whatsapp".to_string(),
+                address: "+905320000000".to_string(),
+            },
+            blacklist: text("blocked").map(|note| BlacklistResource {
+                id: 9,
+                tenant_id: 1,
+                reason: "manual".to_string(),
+                reason_label: "Manual".to_string(),
+                note: Some(note),
+                blocked_at: "2026-12-05T10:00:00Z".to_string(),
+                expires_at: None,
+                is_active: true,
+                is_permanent: true,
+                is_expired: false,
+                remaining_time: None,
+                metadata: serde_json::json!({"b": 1, "a": ["x"]}),
+                created_at: "2026-12-05T10:00:00Z".to_string(),
+                updated_at: "2026-12-05T10:00:00Z".to_string(),
+                deleted_at: None,
+                channel: BlacklistChannel {
+                    id: 3,
+                    name: "Main".to_string(),
+                    address: "+905320000000".to_string(),
+                },
+                customer: BlacklistCustomer {
+                    id: id + 100,
+                    first_name: None,
+                    last_name: None,
+                    phone_number: None,
+                    email: Some("a@b.test".to_string()),
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn a_conversation_page_is_written_as_serde_writes_it() {
+        use crate::http::json_writer::both_ways;
+        for text in [None, Some("x"), Some("çok \"özel\" \\ \u{7}")] {
+            let (written, serde) = both_ways(&conversation(42, text));
+            assert_eq!(written, serde, "{text:?}");
+        }
+        let kept = [("search".to_string(), "a b&c".to_string())];
+        let kept: Vec<(&str, String)> = kept.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        for (page, total) in [(1, 0), (1, 3), (2, 40), (7, 1_000_000)] {
+            let paginator = crate::http::pagination::Paginator {
+                path: "http://localhost/api/v1/conversations",
+                kept_query: &kept,
+                page: switchboard_core::PageRequest { page, per_page: 3 },
+                total,
+                count: total.min(3) as usize,
+            };
+            let data = (0..paginator.count as i64)
+                .map(|k| conversation(k, (k % 2 == 0).then_some("y")))
+                .collect();
+            let (written, serde) = both_ways(&ConversationPage {
+                data,
+                links: paginator.links(),
+                meta: paginator.meta(),
+            });
+            assert_eq!(written, serde, "page {page} of {total}");
+        }
+    }
 
     #[test]
     fn durations_read_like_a_person_wrote_them() {
