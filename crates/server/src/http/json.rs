@@ -12,20 +12,25 @@ use serde::Serialize;
 pub struct Json<T>(pub T);
 
 /// Enough for a default page of conversations or messages in one allocation.
-const INITIAL_CAPACITY: usize = 16 * 1024;
+pub(super) const INITIAL_CAPACITY: usize = 16 * 1024;
+
+/// A 200 answer with `body`, JSON already written.
+pub(super) fn json_response(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         let mut body = Vec::with_capacity(INITIAL_CAPACITY);
         match serde_json::to_writer(&mut body, &self.0) {
-            Ok(()) => (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                body,
-            )
-                .into_response(),
+            Ok(()) => json_response(body),
             // Our resources are structs and string-keyed maps, which always serialize;
             // should one not, the client still gets the contract's error body.
             Err(e) => {

@@ -10,7 +10,7 @@
 //! every other response, and is the oracle the tests compare this writer's output
 //! with, byte for byte (`resources.rs`, `pagination.rs`).
 
-use axum::http::{header, HeaderValue};
+use super::json::{json_response, INITIAL_CAPACITY};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -123,21 +123,11 @@ impl JsonWriter {
 /// A response body written by `WriteJson`.
 pub struct WrittenJson<T>(pub T);
 
-/// Enough for a default page of conversations in one allocation.
-const INITIAL_CAPACITY: usize = 16 * 1024;
-
 impl<T: WriteJson> IntoResponse for WrittenJson<T> {
     fn into_response(self) -> Response {
         let mut w = JsonWriter::with_capacity(INITIAL_CAPACITY);
         self.0.write_json(&mut w);
-        (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            w.into_bytes(),
-        )
-            .into_response()
+        json_response(w.into_bytes())
     }
 }
 

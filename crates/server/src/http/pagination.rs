@@ -161,7 +161,7 @@ impl Paginator<'_> {
             links.push(match element {
                 Element::Page(n) => MetaLink {
                     url: Some(urls.of(n)),
-                    label: itoa::Buffer::new().format(n).to_string(),
+                    label: super::resources::digits(n),
                     page: Some(Some(n)),
                     active: n == current,
                 },

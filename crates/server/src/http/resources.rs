@@ -46,9 +46,9 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     out
 }
 
-/// An integer as the contract's string of digits (`itoa`: `to_string` goes through
-/// the formatting machinery, twice per conversation of a page).
-fn digits(n: i64) -> String {
+/// An integer as a string of digits (`itoa`: `to_string` goes through the formatting
+/// machinery; a page writes some forty of these).
+pub fn digits(n: i64) -> String {
     itoa::Buffer::new().format(n).to_string()
 }
 
