@@ -45,6 +45,8 @@ enum Database {
 struct Floor {
     database: Database,
     statements: Vec<SqlBuilder>,
+    /// SQLite: each statement's `"column":` keys, written once at start.
+    keys: Vec<Vec<Vec<u8>>>,
 }
 
 thread_local! {
@@ -102,9 +104,16 @@ impl Floor {
     async fn open(url: &str, request: &RawRequest) -> Result<Self, BoxError> {
         let now = Utc::now();
         if let Some(path) = raw::sqlite_path(url) {
+            let statements = raw::statements(Dialect::Sqlite, request, None, now);
+            let conn = raw::open_sqlite_reader(&path)?;
+            let keys = statements
+                .iter()
+                .map(|statement| json_keys(&conn, statement))
+                .collect::<Result<_, _>>()?;
             return Ok(Self {
                 database: Database::Sqlite { path },
-                statements: raw::statements(Dialect::Sqlite, request, None, now),
+                statements,
+                keys,
             });
         }
         let pool = PgPoolOptions::new()
@@ -117,6 +126,7 @@ impl Floor {
         Ok(Self {
             database: Database::Postgres(pool),
             statements: raw::statements(Dialect::Postgres, request, None, now),
+            keys: Vec::new(),
         })
     }
 
@@ -139,12 +149,10 @@ impl Floor {
             }
             let conn = cell.as_ref().ok_or("no connection")?;
             let mut page = PageWriter::new();
-            for statement in &self.statements {
-                raw::sqlite_rows(conn, statement, |names, row| {
-                    page.row(names.len(), |k| {
-                        Ok((names[k].as_str(), SqliteColumn(row.get_ref(k)?)))
-                    })
-                    .map_err(rusqlite::Error::ToSqlConversionFailure)
+            for (statement, keys) in self.statements.iter().zip(&self.keys) {
+                raw::sqlite_rows(conn, statement, |row| {
+                    page.sqlite_row(keys, row);
+                    Ok(())
                 })
                 .map_err(|e| e.to_string())?;
             }
@@ -204,24 +212,78 @@ impl PageWriter {
         Ok(())
     }
 
+    /// One SQLite row, written as the server writes its page: each key one copy, a
+    /// value with nothing to escape one copy, anything else through serde_json.
+    fn sqlite_row(&mut self, keys: &[Vec<u8>], row: &rusqlite::Row<'_>) {
+        if self.rows > 0 {
+            self.body.push(b',');
+        }
+        self.body.push(b'{');
+        self.rows += 1;
+        for (k, key) in keys.iter().enumerate() {
+            if k > 0 {
+                self.body.push(b',');
+            }
+            self.body.extend_from_slice(key);
+            match row.get_ref(k) {
+                Ok(ValueRef::Integer(v)) => {
+                    self.body
+                        .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                }
+                Ok(ValueRef::Text(v)) => write_text(&mut self.body, v),
+                Ok(ValueRef::Real(v)) => write_serde(&mut self.body, &v),
+                Ok(ValueRef::Blob(v)) => write_serde(&mut self.body, &v.len()),
+                Ok(ValueRef::Null) | Err(_) => self.body.extend_from_slice(b"null"),
+            }
+        }
+        self.body.push(b'}');
+    }
+
     fn finish(mut self) -> Vec<u8> {
         self.body.extend_from_slice(b"]}");
         self.body
     }
 }
 
-/// A SQLite column's value as JSON.
-struct SqliteColumn<'a>(ValueRef<'a>);
+/// The `"name":` key of each column of `statement`.
+fn json_keys(
+    conn: &rusqlite::Connection,
+    statement: &SqlBuilder,
+) -> rusqlite::Result<Vec<Vec<u8>>> {
+    let prepared = conn.prepare_cached(&statement.sql)?;
+    Ok(prepared
+        .column_names()
+        .into_iter()
+        .map(|name| {
+            let mut key = Vec::with_capacity(name.len() + 3);
+            write_serde(&mut key, name);
+            key.push(b':');
+            key
+        })
+        .collect())
+}
 
-impl serde::Serialize for SqliteColumn<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            ValueRef::Null => s.serialize_none(),
-            ValueRef::Integer(v) => s.serialize_i64(v),
-            ValueRef::Real(v) => s.serialize_f64(v),
-            ValueRef::Text(v) => s.serialize_str(&String::from_utf8_lossy(v)),
-            ValueRef::Blob(v) => s.serialize_u64(v.len() as u64),
+/// A SQLite text value as a JSON string: one copy when it is UTF-8 with nothing to
+/// escape (the check is a fold without early exit, which the compiler vectorises).
+fn write_text(body: &mut Vec<u8>, text: &[u8]) {
+    let plain = text.iter().fold(true, |plain, &b| {
+        plain & (b >= 0x20 && b != b'"' && b != b'\\')
+    });
+    match std::str::from_utf8(text) {
+        Ok(_) if plain => {
+            body.push(b'"');
+            body.extend_from_slice(text);
+            body.push(b'"');
         }
+        Ok(text) => write_serde(body, text),
+        Err(_) => write_serde(body, &String::from_utf8_lossy(text)),
+    }
+}
+
+/// A value through serde_json (which cannot fail writing these to a Vec).
+fn write_serde<T: serde::Serialize + ?Sized>(body: &mut Vec<u8>, value: &T) {
+    if serde_json::to_writer(&mut *body, value).is_err() {
+        body.extend_from_slice(b"null");
     }
 }
 

@@ -95,21 +95,16 @@ fn sqlite_value(arg: &Arg) -> rusqlite::types::Value {
     }
 }
 
-/// Runs `b`, handing each row to `each` with the statement's column names.
+/// Runs `b`, handing each row to `each`.
 pub(crate) fn sqlite_rows(
     conn: &rusqlite::Connection,
     b: &SqlBuilder,
-    mut each: impl FnMut(&[String], &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
     let mut statement = conn.prepare_cached(&b.sql)?;
-    let names: Vec<String> = statement
-        .column_names()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
     let mut rows = statement.query(rusqlite::params_from_iter(b.args.iter().map(sqlite_value)))?;
     while let Some(row) = rows.next()? {
-        each(&names, row)?;
+        each(row)?;
     }
     Ok(())
 }

@@ -75,5 +75,22 @@ async fn the_floor_serves_the_page_the_store_lists() {
         assert_eq!(ids, listed_ids, "{mode:?}");
         assert!(rows.iter().all(|r| r["total"] == 300), "{mode:?}");
         assert!(rows.iter().all(|r| r["tenant_id"] == tenant.0), "{mode:?}");
+        // Text columns come through whole (the seeded names are Turkish and English).
+        for (row, listed) in rows.iter().zip(&listed.items) {
+            assert_eq!(row["address"], listed.address.as_str(), "{mode:?}");
+            assert_eq!(
+                row["first_name"].as_str(),
+                listed.customer.first_name.as_deref(),
+                "{mode:?}"
+            );
+            assert_eq!(
+                row["last_message_preview"].as_str(),
+                listed
+                    .last_message
+                    .as_ref()
+                    .and_then(|m| m.preview.as_deref()),
+                "{mode:?}"
+            );
+        }
     }
 }
