@@ -11,6 +11,7 @@ backend_tests!(
     send_list_edit_and_delete_messages,
     idempotency_key_replays_and_stores_once,
     inbound_ingest_moves_unread_and_read_resets_it,
+    deleting_an_unread_customer_message_lowers_unread_count,
     inbound_to_a_stored_conversation_fills_names_and_keeps_later_activity,
     agent_switch_expires_without_a_background_job,
     blacklist_lifecycle_and_blocked_ingest,
@@ -456,6 +457,72 @@ async fn inbound_ingest_moves_unread_and_read_resets_it(app: TestApp) {
         body["errors"]["message"][0],
         "The message field is required."
     );
+}
+
+/// `unread_count` counts the customer's unread messages; one deleted unread is one
+/// fewer to read, while deleting a read message or one of ours changes nothing.
+async fn deleting_an_unread_customer_message_lowers_unread_count(app: TestApp) {
+    let s = setup(&app).await;
+    let mut customer_messages = Vec::new();
+    for (i, text) in ["Merhaba", "Orada mısınız?", "Randevu?"].iter().enumerate() {
+        app.advance(5);
+        let body = inbound_stored(
+            &app,
+            &s,
+            json!({"address": "+905321234567", "message": text, "external_id": format!("wamid.d{i}")}),
+        )
+        .await;
+        customer_messages.push(body["message_id"].as_i64().expect("message id"));
+    }
+    let messages = format!("/api/v1/conversations/{}/messages", s.conversation);
+    let (status, ours) = post(&app, &s.m, &messages, json!({"message": "Buyrun"})).await;
+    assert_eq!(status, 201, "{ours}");
+    let ours: i64 = ours["data"]["message_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("our message id");
+    let unread = |c: Value| c["unread_count"].as_str().map(str::to_string);
+    assert_eq!(
+        unread(conversation(&app, &s.m, s.conversation).await).as_deref(),
+        Some("3")
+    );
+
+    let (status, body) = delete(&app, &s.m, &format!("{messages}/{}", customer_messages[0])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        unread(conversation(&app, &s.m, s.conversation).await).as_deref(),
+        Some("2")
+    );
+    // Ours was never unread; deleting it twice answers an error the second time and
+    // leaves the count alone both times.
+    let (status, body) = delete(&app, &s.m, &format!("{messages}/{ours}")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = delete(&app, &s.m, &format!("{messages}/{}", customer_messages[0])).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        unread(conversation(&app, &s.m, s.conversation).await).as_deref(),
+        Some("2")
+    );
+    // Once read, deleting a customer message leaves "0".
+    let (status, _) = post(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/read", s.conversation),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = delete(&app, &s.m, &format!("{messages}/{}", customer_messages[1])).await;
+    assert_eq!(status, 200, "{body}");
+    let c = conversation(&app, &s.m, s.conversation).await;
+    assert_eq!(unread(c.clone()).as_deref(), Some("0"));
+    // The list shows the same count as the conversation.
+    let page = app.list(&s.m, "").await;
+    let listed = page["data"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["id"] == s.conversation))
+        .expect("listed");
+    assert_eq!(listed["unread_count"], c["unread_count"]);
 }
 
 /// A delivery to a conversation that is already stored: on PostgreSQL one statement

@@ -500,6 +500,19 @@ macro_rules! impl_messaging_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+                // An unread customer message counted in `unread_count`; deleted, it is
+                // nothing left to read.
+                if current.is_customer && current.read_at.is_none() {
+                    sqlx::query::<$db>(
+                        "UPDATE conversations SET unread_count = unread_count - 1 \
+                         WHERE tenant_id = $1 AND id = $2 AND unread_count > 0",
+                    )
+                    .bind(tenant.0)
+                    .bind(conversation_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
                 Self::refresh_preview(&mut *tx, tenant, conversation_id, message_id, None).await?;
                 let deleted = Self::fetch_message(&mut *tx, tenant, conversation_id, message_id)
                     .await?
