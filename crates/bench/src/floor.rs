@@ -24,6 +24,7 @@ use sqlx::{Column as _, Row as _, TypeInfo as _};
 use std::cell::RefCell;
 use std::str::FromStr;
 use std::sync::Arc;
+use switchboard::http::json_writer::JsonWriter;
 use switchboard_store::plan::{self, Dialect, SqlBuilder};
 
 /// Where the statement runs.
@@ -46,7 +47,7 @@ struct Floor {
     database: Database,
     statements: Vec<SqlBuilder>,
     /// SQLite: each statement's `"column":` keys, written once at start.
-    keys: Vec<Vec<Vec<u8>>>,
+    keys: Vec<Vec<&'static str>>,
 }
 
 thread_local! {
@@ -148,15 +149,23 @@ impl Floor {
                 *cell = Some(raw::open_sqlite_reader(path).map_err(|e| e.to_string())?);
             }
             let conn = cell.as_ref().ok_or("no connection")?;
-            let mut page = PageWriter::new();
+            // The server's own JSON writer, so the floor writes its page as the server
+            // writes its own.
+            let mut page = JsonWriter::with_capacity(PAGE_CAPACITY);
+            page.raw("{\"data\":[");
+            let mut rows = 0;
             for (statement, keys) in self.statements.iter().zip(&self.keys) {
                 raw::sqlite_rows(conn, statement, |row| {
-                    page.sqlite_row(keys, row);
+                    page.raw(if rows == 0 { "{" } else { ",{" });
+                    rows += 1;
+                    write_sqlite_row(&mut page, keys, row);
+                    page.raw("}");
                     Ok(())
                 })
                 .map_err(|e| e.to_string())?;
             }
-            Ok(page.finish())
+            page.raw("]}");
+            Ok(page.into_bytes())
         })
     }
 
@@ -179,7 +188,11 @@ impl Floor {
     }
 }
 
-/// `{"data":[...]}`, written row by row with no tree of values in between.
+/// The page's buffer: enough for a page of 15 rows in one allocation.
+const PAGE_CAPACITY: usize = 16 * 1024;
+
+/// `{"data":[...]}`, written row by row with no tree of values in between (PostgreSQL's
+/// rows, whose values are decoded by their type through serde).
 struct PageWriter {
     body: Vec<u8>,
     rows: usize,
@@ -187,7 +200,7 @@ struct PageWriter {
 
 impl PageWriter {
     fn new() -> Self {
-        let mut body = Vec::with_capacity(16 * 1024);
+        let mut body = Vec::with_capacity(PAGE_CAPACITY);
         body.extend_from_slice(b"{\"data\":[");
         Self { body, rows: 0 }
     }
@@ -212,78 +225,44 @@ impl PageWriter {
         Ok(())
     }
 
-    /// One SQLite row, written as the server writes its page: each key one copy, a
-    /// value with nothing to escape one copy, anything else through serde_json.
-    fn sqlite_row(&mut self, keys: &[Vec<u8>], row: &rusqlite::Row<'_>) {
-        if self.rows > 0 {
-            self.body.push(b',');
-        }
-        self.body.push(b'{');
-        self.rows += 1;
-        for (k, key) in keys.iter().enumerate() {
-            if k > 0 {
-                self.body.push(b',');
-            }
-            self.body.extend_from_slice(key);
-            match row.get_ref(k) {
-                Ok(ValueRef::Integer(v)) => {
-                    self.body
-                        .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-                }
-                Ok(ValueRef::Text(v)) => write_text(&mut self.body, v),
-                Ok(ValueRef::Real(v)) => write_serde(&mut self.body, &v),
-                Ok(ValueRef::Blob(v)) => write_serde(&mut self.body, &v.len()),
-                Ok(ValueRef::Null) | Err(_) => self.body.extend_from_slice(b"null"),
-            }
-        }
-        self.body.push(b'}');
-    }
-
     fn finish(mut self) -> Vec<u8> {
         self.body.extend_from_slice(b"]}");
         self.body
     }
 }
 
-/// The `"name":` key of each column of `statement`.
+/// The `"name":` key of each column of `statement`. Leaked: the floor opens once and
+/// serves until killed, and `JsonWriter::raw` takes only text that lives that long.
 fn json_keys(
     conn: &rusqlite::Connection,
     statement: &SqlBuilder,
-) -> rusqlite::Result<Vec<Vec<u8>>> {
+) -> Result<Vec<&'static str>, BoxError> {
     let prepared = conn.prepare_cached(&statement.sql)?;
-    Ok(prepared
+    prepared
         .column_names()
         .into_iter()
-        .map(|name| {
-            let mut key = Vec::with_capacity(name.len() + 3);
-            write_serde(&mut key, name);
-            key.push(b':');
-            key
-        })
-        .collect())
+        .map(|name| Ok(&*format!("{}:", serde_json::to_string(name)?).leak()))
+        .collect()
 }
 
-/// A SQLite text value as a JSON string: one copy when it is UTF-8 with nothing to
-/// escape (the check is a fold without early exit, which the compiler vectorises).
-fn write_text(body: &mut Vec<u8>, text: &[u8]) {
-    let plain = text.iter().fold(true, |plain, &b| {
-        plain & (b >= 0x20 && b != b'"' && b != b'\\')
-    });
-    match std::str::from_utf8(text) {
-        Ok(_) if plain => {
-            body.push(b'"');
-            body.extend_from_slice(text);
-            body.push(b'"');
+/// One SQLite row's members, `"key":value,...`, through the server's writer: text
+/// with nothing to escape one copy, integers through `itoa`, the rest through serde.
+fn write_sqlite_row(w: &mut JsonWriter, keys: &[&'static str], row: &rusqlite::Row<'_>) {
+    for (k, key) in keys.iter().enumerate() {
+        if k > 0 {
+            w.raw(",");
         }
-        Ok(text) => write_serde(body, text),
-        Err(_) => write_serde(body, &String::from_utf8_lossy(text)),
-    }
-}
-
-/// A value through serde_json (which cannot fail writing these to a Vec).
-fn write_serde<T: serde::Serialize + ?Sized>(body: &mut Vec<u8>, value: &T) {
-    if serde_json::to_writer(&mut *body, value).is_err() {
-        body.extend_from_slice(b"null");
+        w.raw(key);
+        match row.get_ref(k) {
+            Ok(ValueRef::Integer(v)) => w.int(v),
+            Ok(ValueRef::Text(v)) => match std::str::from_utf8(v) {
+                Ok(text) => w.str(text),
+                Err(_) => w.serde(&String::from_utf8_lossy(v)),
+            },
+            Ok(ValueRef::Real(v)) => w.serde(&v),
+            Ok(ValueRef::Blob(v)) => w.serde(&v.len()),
+            Ok(ValueRef::Null) | Err(_) => w.raw("null"),
+        };
     }
 }
 

@@ -121,15 +121,12 @@ pub(crate) fn open_sqlite_reader(path: &str) -> rusqlite::Result<rusqlite::Conne
 
 /// Runs `b`, reading every column of every row.
 fn sqlite_run(conn: &rusqlite::Connection, b: &SqlBuilder) -> rusqlite::Result<()> {
-    let mut statement = conn.prepare_cached(&b.sql)?;
-    let width = statement.column_count();
-    let mut rows = statement.query(rusqlite::params_from_iter(b.args.iter().map(sqlite_value)))?;
-    while let Some(row) = rows.next()? {
-        for k in 0..width {
+    sqlite_rows(conn, b, |row| {
+        for k in 0..row.as_ref().column_count() {
             row.get_ref(k)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The statements the server runs for `request` in its steady state, given what the
