@@ -1,10 +1,5 @@
-//! Store-level tests of conversation search, conversation totals and index use.
-//!
-//! Every test runs against a fresh SQLite file and, when `TEST_POSTGRES_URL` names a
-//! PostgreSQL server (for example `postgres://postgres@127.0.0.1:5432/postgres`),
-//! against a fresh PostgreSQL database created for the test and dropped afterwards,
-//! even when the test fails. Without the variable the PostgreSQL variants print a
-//! notice and pass.
+//! Store-level tests of conversation search, conversation totals and index use, on
+//! each backend (the harness is in `common`).
 //!
 //! Random data come from a fixed seed, so a failure reproduces; set
 //! `SWITCHBOARD_TEST_SEED` to try another one.
@@ -15,7 +10,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use sqlx::Connection;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use switchboard_core::address;
 use switchboard_core::search::{conversation_key, digit_suffixes, fold, SearchPattern};
@@ -25,73 +19,13 @@ use switchboard_core::{
 };
 use switchboard_store::{Database, StoreOptions};
 
-const PG_ENV: &str = "TEST_POSTGRES_URL";
 const DEFAULT_SEED: u64 = 0x5eed_2026_0301;
 const PER_PAGE: i64 = 100;
 
-// ---------------------------------------------------------------------------
-// Harness: one fresh database per test.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A fresh, migrated database and the store over it. Fields drop in order: the store
-/// (its pools) first, then the SQLite directory or the PostgreSQL database.
-struct TestDb {
-    backend: Backend,
-    url: String,
-    store: Arc<dyn Store>,
-    _dir: Option<tempfile::TempDir>,
-    _pg: Option<PgDatabaseGuard>,
-}
+mod common;
+use common::{Backend, TestDb};
 
 impl TestDb {
-    /// `None` for PostgreSQL when no server is configured (those tests are then
-    /// compiled as ignored, see build.rs).
-    async fn open(backend: Backend) -> Option<TestDb> {
-        let (url, dir, pg) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("create a temporary directory for SQLite");
-                let url = format!("sqlite://{}", dir.path().join("store.db").display());
-                (url, Some(dir), None)
-            }
-            Backend::Postgres => {
-                let admin = std::env::var(PG_ENV)
-                    .ok()
-                    .filter(|v| !v.trim().is_empty())?;
-                let guard = PgDatabaseGuard::create(&admin).await;
-                (guard.url.clone(), None, Some(guard))
-            }
-        };
-        let database = Database::connect(&url, &StoreOptions::default())
-            .await
-            .expect("connect to the fresh test database");
-        let applied = database
-            .migrate()
-            .await
-            .expect("migrate the fresh test database");
-        assert!(
-            applied >= 1,
-            "a fresh database must get the initial migration"
-        );
-        let store = database.into_store();
-        let expected_backend = match backend {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        };
-        assert_eq!(store.backend(), expected_backend, "store backend");
-        Some(TestDb {
-            backend,
-            url,
-            store,
-            _dir: dir,
-            _pg: pg,
-        })
-    }
-
     /// Rows in `conversations` for the tenant (and channel type), counted directly.
     async fn count_rows(&self, tenant: TenantId, channel_type: Option<ChannelType>) -> i64 {
         self.count_rows_with_key(tenant, channel_type, None).await
@@ -149,118 +83,6 @@ impl TestDb {
             }
         }
     }
-}
-
-/// A PostgreSQL database made for one test; dropped (WITH FORCE) when the guard
-/// drops, also while a failing test unwinds.
-struct PgDatabaseGuard {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabaseGuard {
-    async fn create(admin: &str) -> PgDatabaseGuard {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sbstore_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut conn = sqlx::PgConnection::connect(admin)
-            .await
-            .expect("connect to TEST_POSTGRES_URL");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .expect("drop a stale test database of the same name");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
-        // From here on the guard owns the database.
-        let guard = PgDatabaseGuard {
-            admin: admin.to_string(),
-            url: with_database(admin, &name),
-            name,
-        };
-        let _ = conn.close().await;
-        guard
-    }
-}
-
-impl Drop for PgDatabaseGuard {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // The test's runtime may be gone or busy unwinding: use a thread with its own.
-        let outcome = std::thread::spawn(move || -> Result<(), String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(&sql)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let _ = conn.close().await;
-                Ok(())
-            })
-        })
-        .join();
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
-            Err(_) => eprintln!("dropping test database {} panicked", self.name),
-        }
-    }
-}
-
-/// `admin` with its database path replaced by `name` (query string kept).
-fn with_database(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.find('?') {
-        Some(q) => (&admin[..q], &admin[q..]),
-        None => (admin, ""),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map(|i| authority_start + i)
-        .unwrap_or(base.len());
-    format!("{}/{}{}", &base[..path_start], name, query)
-}
-
-/// Runs each `async fn name(db: TestDb)` once per backend.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::TestDb::open(crate::Backend::Sqlite)
-                        .await
-                        .expect("SQLite is always available");
-                    crate::$name(db).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")]
-                async fn $name() {
-                    let db = crate::TestDb::open(crate::Backend::Postgres)
-                        .await
-                        .expect("TEST_POSTGRES_URL must be set to run the PostgreSQL tests");
-                    crate::$name(db).await
-                }
-            )*
-        }
-    };
 }
 
 backend_tests!(

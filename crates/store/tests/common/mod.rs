@@ -1,0 +1,256 @@
+//! The store tests' harness: one fresh database per test, on each backend.
+//!
+//! Every test runs against a fresh SQLite file and, when `TEST_POSTGRES_URL` names a
+//! PostgreSQL server (for example `postgres://postgres@127.0.0.1:5432/postgres`),
+//! against a fresh PostgreSQL database created for the test and dropped afterwards,
+//! even when the test fails. Without the variable the PostgreSQL variants are
+//! reported as ignored (see build.rs).
+
+// Each test file uses its own part of the harness.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use sqlx::Connection;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use switchboard_core::Store;
+use switchboard_store::{Database, StoreOptions};
+
+const PG_ENV: &str = "TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, migrated database and the store over it. Fields drop in order: the store
+/// (its pools) first, then the SQLite directory or the PostgreSQL database.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabaseGuard>,
+}
+
+impl TestDb {
+    /// `None` for PostgreSQL when no server is configured (those tests are then
+    /// compiled as ignored, see build.rs).
+    pub async fn open(backend: Backend) -> Option<TestDb> {
+        let (url, dir, pg) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("create a temporary directory for SQLite");
+                let url = format!("sqlite://{}", dir.path().join("store.db").display());
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let admin = std::env::var(PG_ENV)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())?;
+                let guard = PgDatabaseGuard::create(&admin).await;
+                (guard.url.clone(), None, Some(guard))
+            }
+        };
+        let database = Database::connect(&url, &StoreOptions::default())
+            .await
+            .expect("connect to the fresh test database");
+        let applied = database
+            .migrate()
+            .await
+            .expect("migrate the fresh test database");
+        assert!(
+            applied >= 1,
+            "a fresh database must get the initial migration"
+        );
+        let store = database.into_store();
+        let expected_backend = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        assert_eq!(store.backend(), expected_backend, "store backend");
+        Some(TestDb {
+            backend,
+            url,
+            store,
+            _dir: dir,
+            _pg: pg,
+        })
+    }
+}
+
+/// Statements a test runs on the database directly, around the store.
+impl TestDb {
+    /// Rows of `(integer, integer, text)` selected by `sql` with two integer arguments.
+    pub async fn conversation_keys(&self, sql: &str, a: i64, b: i64) -> Vec<(i64, i64, String)> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open a raw SQLite connection");
+                sqlx::query_as(sql)
+                    .bind(a)
+                    .bind(b)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("select from SQLite")
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("open a raw PostgreSQL connection");
+                sqlx::query_as(sql)
+                    .bind(a)
+                    .bind(b)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("select from PostgreSQL")
+            }
+        }
+    }
+
+    /// Moves a blacklist entry's `blocked_at`, bound as the store binds its instants.
+    pub async fn set_blacklist_blocked_at(&self, id: i64, blocked_at: DateTime<Utc>) {
+        let sql = "UPDATE channel_blacklists SET blocked_at = $1 WHERE id = $2";
+        let updated = match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open a raw SQLite connection");
+                sqlx::query(sql)
+                    .bind(blocked_at)
+                    .bind(id)
+                    .execute(&mut conn)
+                    .await
+                    .expect("update SQLite")
+                    .rows_affected()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("open a raw PostgreSQL connection");
+                sqlx::query(sql)
+                    .bind(blocked_at)
+                    .bind(id)
+                    .execute(&mut conn)
+                    .await
+                    .expect("update PostgreSQL")
+                    .rows_affected()
+            }
+        };
+        assert_eq!(updated, 1, "blacklist entry {id} updated");
+    }
+}
+
+/// A PostgreSQL database made for one test; dropped (WITH FORCE) when the guard
+/// drops, also while a failing test unwinds.
+pub struct PgDatabaseGuard {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabaseGuard {
+    async fn create(admin: &str) -> PgDatabaseGuard {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "sbstore_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut conn = sqlx::PgConnection::connect(admin)
+            .await
+            .expect("connect to TEST_POSTGRES_URL");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .expect("drop a stale test database of the same name");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        // From here on the guard owns the database.
+        let guard = PgDatabaseGuard {
+            admin: admin.to_string(),
+            url: with_database(admin, &name),
+            name,
+        };
+        let _ = conn.close().await;
+        guard
+    }
+}
+
+impl Drop for PgDatabaseGuard {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // The test's runtime may be gone or busy unwinding: use a thread with its own.
+        let outcome = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(&sql)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = conn.close().await;
+                Ok(())
+            })
+        })
+        .join();
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!("dropping test database {} panicked", self.name),
+        }
+    }
+}
+
+/// `admin` with its database path replaced by `name` (query string kept).
+fn with_database(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.find('?') {
+        Some(q) => (&admin[..q], &admin[q..]),
+        None => (admin, ""),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| authority_start + i)
+        .unwrap_or(base.len());
+    format!("{}/{}{}", &base[..path_start], name, query)
+}
+
+/// Runs each `async fn name(db: TestDb)` once per backend.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::common::TestDb::open($crate::common::Backend::Sqlite)
+                        .await
+                        .expect("SQLite is always available");
+                    $crate::$name(db).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")]
+                async fn $name() {
+                    let db = $crate::common::TestDb::open($crate::common::Backend::Postgres)
+                        .await
+                        .expect("TEST_POSTGRES_URL must be set to run the PostgreSQL tests");
+                    $crate::$name(db).await
+                }
+            )*
+        }
+    };
+}
