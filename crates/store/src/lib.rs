@@ -16,6 +16,7 @@ mod auth_shared;
 mod group_commit;
 mod postgres;
 mod sqlite;
+mod sqlite_build;
 mod sqlite_direct;
 mod sqlite_memory;
 

@@ -67,6 +67,9 @@ impl SqliteStore {
         // transaction while it waits in the pool (`group_commit.rs`). Nor pinged when
         // taken: every write takes it, a file does not go away like a socket, and the
         // pool pings it anyway when it comes back.
+        for problem in crate::sqlite_build::slow_build_options() {
+            tracing::warn!("{problem}");
+        }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)

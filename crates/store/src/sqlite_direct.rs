@@ -480,25 +480,4 @@ mod tests {
         assert_eq!(read(ValueRef::Text(b"yesterday")), None);
         assert_eq!(read(ValueRef::Null), None);
     }
-
-    /// `.cargo/config.toml` compiles the bundled SQLite without its one page cache for
-    /// the whole process and without memory statistics: both take a global mutex on
-    /// every page fetch or allocation, where concurrent readers queued.
-    #[test]
-    fn sqlite_is_built_without_its_global_mutexes() -> rusqlite::Result<()> {
-        let conn = rusqlite::Connection::open_in_memory()?;
-        let mut statement = conn.prepare("PRAGMA compile_options")?;
-        let options = statement
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        assert!(
-            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
-            "{options:?}"
-        );
-        assert!(
-            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
-            "{options:?}"
-        );
-        Ok(())
-    }
 }
