@@ -41,7 +41,8 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     // The handler runs in a task of its own, so a client that disconnects stops only
     // the wait for the answer, never the request half-way (a handler may make more
     // than one write). The timeout is inside the task: it does cancel the handler,
-    // whose open transaction then rolls back, and its 503 says nothing was stored.
+    // whose open transaction then rolls back; a write whose commit was already under
+    // way stays, so a timeout's 503 on a write means "not known" (docs/api.md).
     let timeout = state.config.request_timeout;
     let handling = tokio::spawn(async move { tokio::time::timeout(timeout, next.run(req)).await });
     let mut response = match handling.await {
