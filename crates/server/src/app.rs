@@ -84,8 +84,10 @@ impl AppState {
         })
     }
 
-    /// Scheme and host for absolute URLs: the configured public base URL, else the
-    /// request's Host header (when it is a plausible host), else the listen address.
+    /// Scheme and host for absolute URLs (pagination links, the OAuth issuer): the
+    /// configured public base URL, else the request's Host header (when it is a
+    /// plausible host; else the listen address) with `https` when a trusted proxy says
+    /// so in `X-Forwarded-Proto`, and `http` otherwise.
     pub fn base_url(&self, headers: &HeaderMap) -> String {
         if let Some(base) = &self.config.public_base_url {
             return base.clone();
@@ -94,7 +96,12 @@ impl AppState {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .filter(|h| is_plausible_host(h));
-        format!("http://{}", host.unwrap_or(&self.config.listen))
+        let scheme = if crate::http::client_addr::forwarded_https(headers) {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", host.unwrap_or(&self.config.listen))
     }
 }
 
@@ -162,6 +169,10 @@ pub async fn serve(
         let trusted = trusted_proxies.clone();
         let service = router.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                // Only our own proxies may say which scheme the client used.
+                if !client_addr::is_trusted_proxy(remote.ip(), &trusted) {
+                    req.headers_mut().remove(&client_addr::FORWARDED_PROTO);
+                }
                 let client = client_addr::resolve(remote.ip(), req.headers(), &trusted);
                 req.extensions_mut().insert(ClientAddr(client));
                 req.extensions_mut()

@@ -2881,7 +2881,8 @@ async fn introspection_follows_membership(app: TestApp) {
     assert!(active(access.into()).await);
 }
 
-/// X-Forwarded-Proto makes the cookies `Secure` only when a trusted proxy sent it.
+/// X-Forwarded-Proto makes the cookies `Secure`, and the issuer (like every absolute
+/// URL the server writes) `https`, only when a trusted proxy sent it.
 async fn forwarded_proto_counts_only_from_trusted_proxies(app: TestApp) {
     for (trusted, secure) in [(false, false), (true, true)] {
         let app = TestApp::spawn_with(app.db.backend, |c| {
@@ -2890,6 +2891,32 @@ async fn forwarded_proto_counts_only_from_trusted_proxies(app: TestApp) {
             }
         })
         .await;
+        let issuer = |proto: &'static str| {
+            let app = &app;
+            async move {
+                let metadata: serde_json::Value = app
+                    .client
+                    .get(app.url("/.well-known/oauth-authorization-server"))
+                    .header("X-Forwarded-Proto", proto)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                metadata["issuer"].as_str().unwrap().to_string()
+            }
+        };
+        let https_issuer = issuer("https").await;
+        assert_eq!(
+            https_issuer.starts_with("https://"),
+            secure,
+            "trusted {trusted}: {https_issuer}"
+        );
+        assert!(
+            issuer("http").await.starts_with("http://"),
+            "trusted {trusted}: a proxy that says http"
+        );
         let p = person(&app, None, "proto@example.com", Role::Agent).await;
         let c = client(&app, p.tenant, true, &["read"], &[REDIRECT]).await;
         let query = authorize_query(

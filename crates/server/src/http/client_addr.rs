@@ -4,9 +4,11 @@
 //! then it is the nearest address in `X-Forwarded-For` that is not a trusted proxy,
 //! walking from the right (each proxy appends the address it saw, so only the
 //! entries our own proxies added can be believed). Without trusted proxies the
-//! header is ignored: any client can write whatever it likes there.
+//! header is ignored: any client can write whatever it likes there. So is
+//! `X-Forwarded-Proto` (the scheme the client used), which the accept loop removes
+//! from every request whose peer is not a trusted proxy.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,8 +16,29 @@ use std::net::{IpAddr, SocketAddr};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
+/// Whether the TCP peer is one of the trusted proxies.
+pub fn is_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> bool {
+    let peer = peer.to_canonical();
+    trusted.iter().any(|net| net.contains(&peer))
+}
+
+/// Whether `X-Forwarded-Proto` says https; of a list, the last entry counts (the one
+/// the nearest proxy, ours, added). The accept loop removes the header from requests
+/// whose peer is not a trusted proxy, so what is left here is our proxy's word.
+pub fn forwarded_https(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(&FORWARDED_PROTO)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+pub static FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     let mut client = peer.to_canonical();
     if !is_trusted(&client) {
         return client;

@@ -329,20 +329,11 @@ fn is_https(
     if public_base_url.is_some_and(|u| u.starts_with("https://")) {
         return true;
     }
-    let from_trusted_proxy = peer.is_some_and(|peer| {
-        let peer = peer.to_canonical();
-        trusted_proxies.iter().any(|net| net.contains(&peer))
-    });
-    if !from_trusted_proxy {
-        return false;
-    }
-    let last = headers
-        .get_all("x-forwarded-proto")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .last();
-    last.is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+    // The accept loop already removed the header from other peers; checked again here
+    // because a cookie's `Secure` is the security decision.
+    let from_trusted_proxy =
+        peer.is_some_and(|peer| crate::http::client_addr::is_trusted_proxy(peer, trusted_proxies));
+    from_trusted_proxy && crate::http::client_addr::forwarded_https(headers)
 }
 
 /// A body within the configured limit, or an `OAuthError`.
