@@ -274,6 +274,32 @@ macro_rules! impl_messaging_store {
             ) -> switchboard_core::store::StoreResult<Option<switchboard_core::PageOf<switchboard_core::Message>>> {
                 use crate::rows::*;
                 let mut conn = self.reader().acquire().await.map_err(db_err)?;
+                // One statement for a page that has messages (the total a subquery run
+                // once beside it); only an empty page needs to ask whether the
+                // conversation is there and how many messages it has.
+                if let Some(offset) = page.offset() {
+                    let sql = format!(
+                        "SELECT {MESSAGE_COLUMNS}, \
+                         (SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2) AS total \
+                         FROM {MESSAGE_FROM} \
+                         WHERE m.tenant_id = $1 AND m.conversation_id = $2 ORDER BY m.id DESC LIMIT $3 OFFSET $4"
+                    );
+                    let rows: Vec<MessageRowAndTotal> = sqlx::query_as::<$db, MessageRowAndTotal>(&sql)
+                        .bind(tenant.0)
+                        .bind(conversation_id)
+                        .bind(page.per_page)
+                        .bind(offset)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    if let Some(total) = rows.first().map(|r| r.total) {
+                        let items = rows
+                            .into_iter()
+                            .map(|r| r.message.try_into())
+                            .collect::<Result<Vec<_>, _>>()?;
+                        return Ok(Some(switchboard_core::PageOf { items, total }));
+                    }
+                }
                 if Self::conversation_channel(&mut conn, tenant, conversation_id, false).await?.is_none() {
                     return Ok(None);
                 }
@@ -285,23 +311,7 @@ macro_rules! impl_messaging_store {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                let Some(offset) = page.offset().filter(|o| *o < total) else {
-                    return Ok(Some(switchboard_core::PageOf { items: Vec::new(), total }));
-                };
-                let sql = format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
-                     WHERE m.tenant_id = $1 AND m.conversation_id = $2 ORDER BY m.id DESC LIMIT $3 OFFSET $4"
-                );
-                let rows: Vec<MessageRow> = sqlx::query_as::<$db, MessageRow>(&sql)
-                    .bind(tenant.0)
-                    .bind(conversation_id)
-                    .bind(page.per_page)
-                    .bind(offset)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<_>, _>>()?;
-                Ok(Some(switchboard_core::PageOf { items, total }))
+                Ok(Some(switchboard_core::PageOf { items: Vec::new(), total }))
             }
 
             async fn get_message(

@@ -553,6 +553,15 @@ pub(crate) struct MessageRow {
     pub external_id: Option<String>,
 }
 
+/// A message of a page, with the conversation's number of messages selected beside it
+/// (`messaging_shared`'s `list_messages`: the page and its total in one statement).
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRowAndTotal {
+    #[sqlx(flatten)]
+    pub message: MessageRow,
+    pub total: i64,
+}
+
 pub(crate) const MESSAGE_COLUMNS: &str = "\
     m.id, m.conversation_id, m.user_id, m.user_name, m.is_customer, m.message_type, m.body, \
     m.quoted_message_id, q.body AS quoted_body, q.is_deleted AS quoted_deleted, \
