@@ -54,34 +54,13 @@ impl TestDb {
             };
             sql.push_str(&format!(" AND {function}(search_key, '{needle}') > 0"));
         }
-        match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("open a raw SQLite connection");
-                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.0);
-                if let Some(t) = channel_type {
-                    query = query.bind(t.as_str());
-                }
-                query
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count conversation rows in SQLite")
+        crate::on_raw_connection!(self, "count conversation rows", |conn| {
+            let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.0);
+            if let Some(t) = channel_type {
+                query = query.bind(t.as_str());
             }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("open a raw PostgreSQL connection");
-                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.0);
-                if let Some(t) = channel_type {
-                    query = query.bind(t.as_str());
-                }
-                query
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count conversation rows in PostgreSQL")
-            }
-        }
+            query.fetch_one(conn)
+        })
     }
 }
 

@@ -79,65 +79,56 @@ impl TestDb {
     }
 }
 
-/// Statements a test runs on the database directly, around the store.
+/// Runs `$body` with `$conn` a fresh connection of the test database's own backend
+/// (`sqlx::SqliteConnection` or `sqlx::PgConnection`), for statements a test runs on
+/// the database directly, around the store. `$what` names the statement in a failure.
+#[macro_export]
+macro_rules! on_raw_connection {
+    ($db:expr, $what:expr, |$conn:ident| $body:expr) => {{
+        use sqlx::Connection as _;
+        match $db.backend {
+            $crate::common::Backend::Sqlite => {
+                let mut $conn = sqlx::SqliteConnection::connect(&$db.url)
+                    .await
+                    .expect("open a raw SQLite connection");
+                let $conn = &mut $conn;
+                $body
+                    .await
+                    .unwrap_or_else(|e| panic!("{} (SQLite): {e}", $what))
+            }
+            $crate::common::Backend::Postgres => {
+                let mut $conn = sqlx::PgConnection::connect(&$db.url)
+                    .await
+                    .expect("open a raw PostgreSQL connection");
+                let $conn = &mut $conn;
+                $body
+                    .await
+                    .unwrap_or_else(|e| panic!("{} (PostgreSQL): {e}", $what))
+            }
+        }
+    }};
+}
+
 impl TestDb {
     /// Rows of `(integer, integer, text)` selected by `sql` with two integer arguments.
     pub async fn conversation_keys(&self, sql: &str, a: i64, b: i64) -> Vec<(i64, i64, String)> {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("open a raw SQLite connection");
-                sqlx::query_as(sql)
-                    .bind(a)
-                    .bind(b)
-                    .fetch_all(&mut conn)
-                    .await
-                    .expect("select from SQLite")
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("open a raw PostgreSQL connection");
-                sqlx::query_as(sql)
-                    .bind(a)
-                    .bind(b)
-                    .fetch_all(&mut conn)
-                    .await
-                    .expect("select from PostgreSQL")
-            }
-        }
+        crate::on_raw_connection!(self, "select keys", |conn| sqlx::query_as(sql)
+            .bind(a)
+            .bind(b)
+            .fetch_all(conn))
     }
 
     /// Moves a blacklist entry's `blocked_at`, bound as the store binds its instants.
     pub async fn set_blacklist_blocked_at(&self, id: i64, blocked_at: DateTime<Utc>) {
         let sql = "UPDATE channel_blacklists SET blocked_at = $1 WHERE id = $2";
-        let updated = match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("open a raw SQLite connection");
-                sqlx::query(sql)
-                    .bind(blocked_at)
-                    .bind(id)
-                    .execute(&mut conn)
-                    .await
-                    .expect("update SQLite")
-                    .rows_affected()
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("open a raw PostgreSQL connection");
-                sqlx::query(sql)
-                    .bind(blocked_at)
-                    .bind(id)
-                    .execute(&mut conn)
-                    .await
-                    .expect("update PostgreSQL")
-                    .rows_affected()
-            }
-        };
+        let updated = crate::on_raw_connection!(self, "update blocked_at", |conn| async {
+            let done = sqlx::query(sql)
+                .bind(blocked_at)
+                .bind(id)
+                .execute(conn)
+                .await?;
+            Ok::<_, sqlx::Error>(done.rows_affected())
+        });
         assert_eq!(updated, 1, "blacklist entry {id} updated");
     }
 }
