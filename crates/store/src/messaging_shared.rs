@@ -279,9 +279,7 @@ macro_rules! impl_messaging_store {
                 // conversation is there and how many messages it has.
                 if let Some(offset) = page.offset() {
                     let sql = format!(
-                        "SELECT {MESSAGE_COLUMNS}, \
-                         (SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2) AS total \
-                         FROM {MESSAGE_FROM} \
+                        "SELECT {MESSAGE_COLUMNS}, ({MESSAGE_COUNT}) AS total FROM {MESSAGE_FROM} \
                          WHERE m.tenant_id = $1 AND m.conversation_id = $2 ORDER BY m.id DESC LIMIT $3 OFFSET $4"
                     );
                     let rows: Vec<MessageRowAndTotal> = sqlx::query_as::<$db, MessageRowAndTotal>(&sql)
@@ -303,9 +301,7 @@ macro_rules! impl_messaging_store {
                 if Self::conversation_channel(&mut conn, tenant, conversation_id, false).await?.is_none() {
                     return Ok(None);
                 }
-                let total: i64 = sqlx::query_scalar::<$db, i64>(
-                    "SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2",
-                )
+                let total: i64 = sqlx::query_scalar::<$db, i64>(MESSAGE_COUNT)
                 .bind(tenant.0)
                 .bind(conversation_id)
                 .fetch_one(&mut *conn)

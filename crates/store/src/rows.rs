@@ -568,6 +568,10 @@ pub(crate) const MESSAGE_COLUMNS: &str = "\
     m.is_deleted, m.is_edited, m.edited_by_user_name, m.deleted_by_user_name, m.read_at, m.metadata, \
     m.created_at, m.file_path, m.file_name, m.file_mime_type, m.file_size, m.status, m.external_id";
 
+/// How many messages conversation `$2` of tenant `$1` has: a list page's total.
+pub(crate) const MESSAGE_COUNT: &str =
+    "SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2";
+
 /// `m` with its quoted message `q`; the quote is looked up in the same tenant only.
 pub(crate) const MESSAGE_FROM: &str =
     "messages m LEFT JOIN messages q ON q.tenant_id = m.tenant_id AND q.id = m.quoted_message_id";
