@@ -47,6 +47,8 @@ pub(crate) struct GroupCommit {
     /// only when somebody will take it.
     waiting: AtomicUsize,
     open: Mutex<Option<OpenBatch>>,
+    /// `MAX_OPEN`; tests that hand a batch on by steps hold it open longer.
+    max_open: Duration,
     next_batch: AtomicUsize,
     /// Batches committed (or failed) so far.
     commits: AtomicUsize,
@@ -85,10 +87,15 @@ enum Leaving {
 
 impl GroupCommit {
     pub fn new(pool: SqlitePool) -> Arc<Self> {
+        Self::holding_batches_open_for(pool, MAX_OPEN)
+    }
+
+    fn holding_batches_open_for(pool: SqlitePool, max_open: Duration) -> Arc<Self> {
         Arc::new(Self {
             pool,
             waiting: AtomicUsize::new(0),
             open: Mutex::new(None),
+            max_open,
             next_batch: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
             commits_seen: AtomicUsize::new(0),
@@ -194,7 +201,7 @@ impl GroupCommit {
                         Leaving::Released => {
                             self.waiting.load(Ordering::SeqCst) > 0
                                 && b.members < MAX_MEMBERS
-                                && b.opened.elapsed() < MAX_OPEN
+                                && b.opened.elapsed() < self.max_open
                         }
                         Leaving::RolledBack | Leaving::RolledBackAfterReading => b.pending > 0,
                     };
@@ -424,6 +431,13 @@ mod tests {
     /// A file of its own, with a table whose foreign key is checked at commit only
     /// (a commit that fails on demand).
     async fn db() -> Db {
+        db_holding_batches_open_for(MAX_OPEN).await
+    }
+
+    /// For tests that open a batch and hand it on by steps: with `MAX_OPEN`, a busy
+    /// machine could let the batch's time pass between two steps (the first write then
+    /// commits alone instead of handing on, and the test waits in vain).
+    async fn db_holding_batches_open_for(max_open: Duration) -> Db {
         // As the store does, before SQLite starts: tests of this process share it.
         crate::sqlite_memory::install();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -457,7 +471,7 @@ mod tests {
             .expect("reader");
         Db {
             _dir: dir,
-            group: GroupCommit::new(writer),
+            group: GroupCommit::holding_batches_open_for(writer, max_open),
             reader,
         }
     }
@@ -491,6 +505,9 @@ mod tests {
     fn pending(group: &GroupCommit) -> usize {
         group.lock().as_ref().map_or(0, |b| b.pending)
     }
+
+    /// Long enough for the steps of `first_pending_then_second` on any machine.
+    const STEPS: Duration = Duration::from_secs(60);
 
     /// A first write of row 1 that committed while a second writer waited, so it
     /// handed the writer on and waits for the batch; and that second writer.
@@ -540,7 +557,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_member_is_answered_only_once_its_batch_is_committed() {
-        let db = db().await;
+        let db = db_holding_batches_open_for(STEPS).await;
         let (first_commit, mut second) = first_pending_then_second(&db).await;
         assert!(!first_commit.is_finished(), "answered before any commit");
         assert!(
@@ -560,7 +577,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_member_that_read_the_batch_and_rolled_back_answers_after_its_commit() {
-        let db = db().await;
+        let db = db_holding_batches_open_for(STEPS).await;
         let (first_commit, mut second) = first_pending_then_second(&db).await;
         // The second finds the first's row (a replayed key, say) and writes nothing.
         let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items")
@@ -579,7 +596,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_commit_fails_every_member_and_stores_nothing_of_the_batch() {
-        let db = db().await;
+        let db = db_holding_batches_open_for(STEPS).await;
         let (first_commit, mut second) = first_pending_then_second(&db).await;
         // No parent 99: the deferred key fails the batch's COMMIT, not the savepoint.
         insert(&mut second, 2, 99).await;
