@@ -68,7 +68,7 @@ impl SqliteStore {
         // taken: every write takes it, a file does not go away like a socket, and the
         // pool pings it anyway when it comes back.
         for problem in crate::sqlite_build::slow_build_options() {
-            tracing::warn!("{problem}");
+            tracing::warn!("{problem}; {}", crate::sqlite_build::REMEDY);
         }
         let write = SqlitePoolOptions::new()
             .max_connections(1)

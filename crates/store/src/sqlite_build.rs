@@ -7,16 +7,22 @@
 //! `cargo install` from elsewhere, a vendored copy without `.cargo/`) does not read
 //! that file and gets libsqlite3-sys's defaults: the server then says so at start.
 
-/// What in the running SQLite's `PRAGMA compile_options` slows concurrent readers,
-/// each with what to do about it; empty for the build the project makes.
-pub(crate) fn slow_build_options() -> Vec<&'static str> {
-    match compile_options() {
+/// What to do about any of `slow_build_options`.
+pub(crate) const REMEDY: &str = "build Switchboard inside its source tree, whose \
+     .cargo/config.toml sets LIBSQLITE3_FLAGS, or set LIBSQLITE3_FLAGS as it does";
+
+/// What in the running SQLite's `PRAGMA compile_options` slows concurrent readers;
+/// empty for the build the project makes. Read once per process (the options are the
+/// linked library's): tests open many stores.
+pub(crate) fn slow_build_options() -> &'static [&'static str] {
+    static SLOW: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    SLOW.get_or_init(|| match compile_options() {
         Ok(options) => slow_options_among(&options),
         Err(e) => {
             tracing::warn!(error = %e, "could not read SQLite's compile options");
             Vec::new()
         }
-    }
+    })
 }
 
 fn compile_options() -> rusqlite::Result<Vec<String>> {
@@ -33,16 +39,13 @@ fn slow_options_among(options: &[String]) -> Vec<&'static str> {
     if options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT") {
         slow.push(
             "SQLite was compiled with SQLITE_ENABLE_MEMORY_MANAGEMENT: every connection \
-             shares one page cache behind one mutex, and concurrent reads queue on it; \
-             build Switchboard inside its source tree, whose .cargo/config.toml sets \
-             LIBSQLITE3_FLAGS, or set LIBSQLITE3_FLAGS as it does",
+             shares one page cache behind one mutex, and concurrent reads queue on it",
         );
     }
     if !options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0") {
         slow.push(
             "SQLite was compiled with memory statistics on: every allocation takes a \
-             global mutex; build Switchboard inside its source tree, whose \
-             .cargo/config.toml sets LIBSQLITE3_FLAGS, or set LIBSQLITE3_FLAGS as it does",
+             global mutex",
         );
     }
     slow
@@ -58,7 +61,7 @@ mod tests {
     fn sqlite_is_built_without_its_global_mutexes() {
         let options = compile_options().expect("PRAGMA compile_options");
         assert!(!options.is_empty(), "SQLite lists its compile options");
-        assert_eq!(slow_build_options(), Vec::<&str>::new(), "{options:?}");
+        assert!(slow_build_options().is_empty(), "{options:?}");
     }
 
     #[test]
