@@ -167,13 +167,16 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let trusted = trusted_proxies.clone();
+        let peer_is_proxy = client_addr::is_trusted_proxy(remote.ip(), &trusted);
         let service = router.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                // Only our own proxies may say which scheme the client used.
-                if !client_addr::is_trusted_proxy(remote.ip(), &trusted) {
+                let client = if peer_is_proxy {
+                    client_addr::behind_trusted_proxy(remote.ip(), req.headers(), &trusted)
+                } else {
+                    // Only our own proxies may say which scheme the client used.
                     req.headers_mut().remove(&client_addr::FORWARDED_PROTO);
-                }
-                let client = client_addr::resolve(remote.ip(), req.headers(), &trusted);
+                    remote.ip().to_canonical()
+                };
                 req.extensions_mut().insert(ClientAddr(client));
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo::<SocketAddr>(remote));

@@ -38,11 +38,18 @@ pub fn forwarded_https(headers: &HeaderMap) -> bool {
 pub static FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    if is_trusted_proxy(peer, trusted) {
+        behind_trusted_proxy(peer, headers, trusted)
+    } else {
+        peer.to_canonical()
+    }
+}
+
+/// `resolve` for a peer already known to be a trusted proxy (the accept loop asks
+/// once per connection, not per request).
+pub fn behind_trusted_proxy(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     let mut client = peer.to_canonical();
-    if !is_trusted(&client) {
-        return client;
-    }
     // Several X-Forwarded-For lines count as one list, in order (RFC 9110, 5.3).
     let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
