@@ -1780,16 +1780,14 @@ async fn roles_are_enforced(app: TestApp) {
         .0,
         200
     );
-    app.store
-        .put_membership(
-            TenantId(owner.tenant),
-            UserId(admin.user),
-            Role::Agent,
-            app.clock.now(),
-        )
-        .await
-        .unwrap();
-    app.await_change_made_elsewhere().await;
+    app.change_made_elsewhere(app.store.put_membership(
+        TenantId(owner.tenant),
+        UserId(admin.user),
+        Role::Agent,
+        app.clock.now(),
+    ))
+    .await
+    .unwrap();
     assert_eq!(
         status_of(api(
             &app,
@@ -2007,13 +2005,11 @@ async fn oauth_tokens_reach_only_their_clients_tenant(app: TestApp) {
     assert_eq!(tenants["data"].as_array().unwrap().len(), 2);
     // Leaving the tenant ends the OAuth token's use there (the cached role goes when
     // the membership changes, here by hand in the database), and refreshing.
-    app.db
-        .execute(&format!(
-            "DELETE FROM tenant_memberships WHERE user_id = {} AND tenant_id = {}",
-            p.user, p.tenant
-        ))
-        .await;
-    app.await_change_made_elsewhere().await;
+    app.change_made_elsewhere(app.db.execute(&format!(
+        "DELETE FROM tenant_memberships WHERE user_id = {} AND tenant_id = {}",
+        p.user, p.tenant
+    )))
+    .await;
     assert_eq!(list_status(&app, &access, p.tenant).await, 403);
     assert_eq!(refresh(&app, &c, s(&t["refresh_token"])).await.0, 400);
 }
@@ -2854,15 +2850,16 @@ async fn introspection_follows_membership(app: TestApp) {
     assert!(active(refresh_token.into()).await);
     assert!(active(machine.into()).await);
     let left = app
-        .store
-        .change_member(TenantId(p.tenant), UserId(p.user), None)
+        .change_made_elsewhere(
+            app.store
+                .change_member(TenantId(p.tenant), UserId(p.user), None),
+        )
         .await
         .unwrap();
     assert!(matches!(
         left,
         switchboard_core::auth_store::MemberChange::Done
     ));
-    app.await_change_made_elsewhere().await;
     assert_eq!(list_status(&app, access, p.tenant).await, 403);
     assert!(
         !active(access.into()).await,

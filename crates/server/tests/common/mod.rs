@@ -267,14 +267,20 @@ impl TestApp {
         }
     }
 
-    /// After a revocation or membership change made in the store directly, as another
-    /// process would make it: waits until the server's revocation watcher has dropped
-    /// its cached tokens and roles (within about a second).
-    pub async fn await_change_made_elsewhere(&self) {
+    /// Makes `change` in the store directly, as another process would make it (a
+    /// revocation, a membership or channel change), and waits until the server's
+    /// revocation watcher has dropped its cache (within about a second). The cache's
+    /// generation is read before the change: read after it, the watcher's clearing
+    /// could already have happened and the wait would never end.
+    pub async fn change_made_elsewhere<T>(
+        &self,
+        change: impl std::future::Future<Output = T>,
+    ) -> T {
         let before = self.state.token_cache.generation();
+        let changed = change.await;
         for _ in 0..100 {
             if self.state.token_cache.generation() != before {
-                return;
+                return changed;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
