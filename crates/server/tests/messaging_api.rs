@@ -5,6 +5,7 @@ mod common;
 
 use common::{ids, Member, TestApp};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use switchboard_core::{ChannelType, DeliveryStatus, TenantId};
 
 backend_tests!(
@@ -16,6 +17,7 @@ backend_tests!(
     agent_switch_expires_without_a_background_job,
     blacklist_lifecycle_and_blocked_ingest,
     channels_crud_roles_and_secret_rotation,
+    cached_channel_secrets_follow_every_change,
     customers_crud_search_and_validation,
     media_round_trip_with_expiring_url,
     media_retry_with_idempotency_key_stores_one_message_and_one_file,
@@ -1007,6 +1009,83 @@ async fn channels_crud_roles_and_secret_rotation(app: TestApp) {
         .0,
         200
     );
+}
+
+/// The ingest's gate caches each channel with its secret's hash (one query fewer per
+/// delivery). A change made through this server takes effect at once; one made
+/// elsewhere (another server, an operator's SQL: here by hand in the database) once
+/// the revocation watcher sees the serial the channels' triggers move. Nothing refused
+/// is stored.
+async fn cached_channel_secrets_follow_every_change(app: TestApp) {
+    let s = setup(&app).await;
+    let delivery = |n: u32| json!({"address": "+905321234567", "message": "Merhaba", "external_id": format!("wamid.cache.{n}")});
+    let status = |secret: String, n: u32| {
+        let app = &app;
+        async move { inbound(app, s.channel, &secret, delivery(n)).await.0 }
+    };
+    // The first delivery reads the channel, the second finds it cached.
+    assert_eq!(status(s.secret.clone(), 1).await, 201);
+    assert_eq!(status(s.secret.clone(), 2).await, 201);
+    assert_eq!(status("sbc_not_the_secret".into(), 3).await, 401);
+
+    let rotate = format!("/api/v1/channels/{}/secret", s.channel);
+    let (code, body) = post(&app, &s.m, &rotate, json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    let rotated = body["data"]["inbound_secret"].as_str().unwrap().to_string();
+    assert_eq!(
+        status(s.secret.clone(), 4).await,
+        401,
+        "rotated here: at once"
+    );
+    assert_eq!(status(rotated.clone(), 5).await, 201);
+
+    let by_hand = "sbc_set_by_hand_in_the_database";
+    let hash = hex::encode(Sha256::digest(by_hand.as_bytes()));
+    app.change_made_elsewhere(app.db.execute(&format!(
+        "UPDATE channels SET inbound_secret_hash = '{hash}' WHERE id = {}",
+        s.channel
+    )))
+    .await;
+    assert_eq!(status(rotated, 6).await, 401, "rotated elsewhere");
+    assert_eq!(status(by_hand.into(), 7).await, 201);
+
+    app.change_made_elsewhere(app.db.execute(&format!(
+        "UPDATE channels SET deleted_at = updated_at WHERE id = {}",
+        s.channel
+    )))
+    .await;
+    assert_eq!(status(by_hand.into(), 8).await, 401, "deleted elsewhere");
+
+    // A second channel, cached, then deleted through this server.
+    let (code, body) = post(
+        &app,
+        &s.m,
+        "/api/v1/channels",
+        json!({"type": "telegram", "name": "Bot", "address": "@clinic_bot"}),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let bot = body["data"]["id"].as_i64().unwrap();
+    let bot_secret = body["data"]["inbound_secret"].as_str().unwrap().to_string();
+    let to_bot = |n: u32| json!({"address": "@ayse_yilmaz", "message": "Selam", "external_id": format!("tg.cache.{n}")});
+    assert_eq!(inbound(&app, bot, &bot_secret, to_bot(1)).await.0, 201);
+    let (code, _) = delete(&app, &s.m, &format!("/api/v1/channels/{bot}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        inbound(&app, bot, &bot_secret, to_bot(2)).await.0,
+        401,
+        "deleted here: at once"
+    );
+
+    let stored = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM messages WHERE tenant_id = {} \
+             AND (external_id LIKE 'wamid.cache.%' OR external_id LIKE 'tg.cache.%')",
+            s.m.tenant
+        ))
+        .await;
+    assert_eq!(stored, 5, "deliveries 1, 2, 5, 7 and the bot's first");
 }
 
 async fn customers_crud_search_and_validation(app: TestApp) {

@@ -154,7 +154,9 @@ pub async fn update(
 ) -> Result<Json<ChannelEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Admin)?;
     let input = body.read().await?;
-    let channel = state.channels.update(scope.tenant, id, &input).await?;
+    let updated = state.channels.update(scope.tenant, id, &input).await;
+    state.token_cache.forget_channel(id);
+    let channel = updated?;
     Ok(Json(ChannelEnvelope::new(
         "Channel updated successfully.",
         ChannelResource::new(&channel, None),
@@ -183,7 +185,9 @@ pub async fn delete(
     PathId(id): PathId,
 ) -> Result<Json<ActionEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Admin)?;
-    state.channels.delete(scope.tenant, id).await?;
+    let deleted = state.channels.delete(scope.tenant, id).await;
+    state.token_cache.forget_channel(id);
+    deleted?;
     Ok(Json(ActionEnvelope::new(
         "Channel deleted successfully.",
         ActionMessage {
@@ -215,10 +219,14 @@ pub async fn rotate_secret(
 ) -> Result<Json<ChannelEnvelope>, ApiError> {
     scope.require(WRITE_SCOPE, Role::Admin)?;
     let secret = new_secret(CHANNEL_SECRET_PREFIX);
-    state
+    let rotated = state
         .channels
         .rotate_secret(scope.tenant, id, &secret_hash(&secret))
-        .await?;
+        .await;
+    // The ingest's gate caches channels with their secret's hash: the old secret
+    // stops working here at once (other servers: within the revocation poll).
+    state.token_cache.forget_channel(id);
+    rotated?;
     let channel = state.channels.get(scope.tenant, id).await?;
     Ok(Json(ChannelEnvelope::new(
         "Channel secret rotated successfully.",

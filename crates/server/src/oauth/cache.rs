@@ -1,8 +1,10 @@
-//! A small cache of checked bearer tokens, so that most API requests need no token
-//! query. Only usable tokens are cached, for a short time; expiry is re-checked on
-//! every hit, and every revocation made by this server invalidates the cache at
-//! once. A revocation made elsewhere (the CLI, another server, the database by hand)
-//! moves the store's revocation serial, which `watch_revocations` polls: it takes
+//! A small cache of credentials checked against the store, so that most requests
+//! need no credential query: usable bearer tokens, callers' roles, and channels with
+//! the hash of their inbound secret (the ingest's connector credential). Entries live
+//! a short time; a token's expiry is re-checked on every hit, and every revocation or
+//! channel change made by this server invalidates at once. One made elsewhere (the
+//! CLI, another server, the database by hand) moves the store's revocation serial
+//! (triggers on the tables concerned), which `watch_revocations` polls: it takes
 //! effect here within `REVOCATION_POLL`. `TTL_SECS` bounds what a missed poll (the
 //! database unreachable) could leave behind.
 
@@ -10,7 +12,7 @@ use crate::http::extract::Caller;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use switchboard_core::{Role, TenantId, UserId};
+use switchboard_core::{Channel, Role, TenantId, UserId};
 
 pub const TTL_SECS: i64 = 30;
 /// How often a server looks for revocations made by other processes.
@@ -22,6 +24,13 @@ const MAX_ENTRIES: usize = 50_000;
 struct Entry {
     caller: Caller,
     expires_at: Option<DateTime<Utc>>,
+    cached_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+struct CachedChannel {
+    channel: Channel,
+    secret_hash: String,
     cached_at: DateTime<Utc>,
 }
 
@@ -37,6 +46,10 @@ struct Inner {
     /// on every tenant-scoped request. Invalidated with the tokens: membership
     /// changes move the same revocation serial.
     roles: HashMap<(UserId, TenantId), (Option<Role>, DateTime<Utc>)>,
+    /// Channels by id, with their inbound secret's hash, as the ingest's gate read
+    /// them. Only channels found (not deleted) are cached: a guessed id costs a query,
+    /// as before, and the per-IP budget bounds those.
+    channels: HashMap<i64, CachedChannel>,
     /// Moves on every invalidation. A lookup that started before one must not put
     /// what it read from the store: that may be the very token just revoked.
     generation: u64,
@@ -47,9 +60,7 @@ impl TokenCache {
     pub fn get(&self, token_hash: &str, now: DateTime<Utc>) -> Option<Caller> {
         let mut inner = self.lock();
         let entry = inner.entries.get(token_hash)?;
-        let fresh = (now - entry.cached_at).num_seconds() < TTL_SECS
-            && entry.cached_at <= now
-            && entry.expires_at.is_none_or(|exp| exp > now);
+        let fresh = is_fresh(entry.cached_at, now) && entry.expires_at.is_none_or(|exp| exp > now);
         if fresh {
             Some(entry.caller.clone())
         } else {
@@ -95,7 +106,7 @@ impl TokenCache {
     pub fn role(&self, user: UserId, tenant: TenantId, now: DateTime<Utc>) -> Option<Option<Role>> {
         let mut inner = self.lock();
         let (role, cached_at) = *inner.roles.get(&(user, tenant))?;
-        if (now - cached_at).num_seconds() < TTL_SECS && cached_at <= now {
+        if is_fresh(cached_at, now) {
             Some(role)
         } else {
             inner.roles.remove(&(user, tenant));
@@ -123,6 +134,52 @@ impl TokenCache {
         inner.roles.insert((user, tenant), (role, now));
     }
 
+    /// The channel with this id and its inbound secret's hash, if cached and fresh.
+    pub fn channel(&self, id: i64, now: DateTime<Utc>) -> Option<(Channel, String)> {
+        let mut inner = self.lock();
+        let entry = inner.channels.get(&id)?;
+        if is_fresh(entry.cached_at, now) {
+            Some((entry.channel.clone(), entry.secret_hash.clone()))
+        } else {
+            inner.channels.remove(&id);
+            None
+        }
+    }
+
+    /// Caches a channel read from the store, unless the cache was invalidated since
+    /// `generation` was read (its secret may have been rotated meanwhile).
+    pub fn put_channel(
+        &self,
+        channel: Channel,
+        secret_hash: String,
+        now: DateTime<Utc>,
+        generation: u64,
+    ) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.channels.len() >= MAX_ENTRIES {
+            inner.channels.clear();
+        }
+        inner.channels.insert(
+            channel.id,
+            CachedChannel {
+                channel,
+                secret_hash,
+                cached_at: now,
+            },
+        );
+    }
+
+    /// Forgets a channel: after this server changed it (a rotated secret, an update,
+    /// a deletion), whether or not the change succeeded.
+    pub fn forget_channel(&self, id: i64) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.channels.remove(&id);
+    }
+
     /// Forgets every cached role: after a membership change made by this server.
     pub fn clear_roles(&self) {
         let mut inner = self.lock();
@@ -143,6 +200,7 @@ impl TokenCache {
         inner.generation += 1;
         inner.entries.clear();
         inner.roles.clear();
+        inner.channels.clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -150,9 +208,14 @@ impl TokenCache {
     }
 }
 
-/// Clears the server's token cache whenever the store's revocation serial moves,
-/// and when it cannot be read (better a token query too many than a revoked token
-/// let through). Runs until dropped.
+/// Cached within `TTL_SECS`, and not in the future (a clock set back).
+fn is_fresh(cached_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    (now - cached_at).num_seconds() < TTL_SECS && cached_at <= now
+}
+
+/// Clears the server's cache (tokens, roles, channels) whenever the store's revocation
+/// serial moves, and when it cannot be read (better a query too many than a revoked
+/// token or a rotated secret let through). Runs until dropped.
 pub async fn watch_revocations(state: crate::app::AppState) {
     let mut seen: Option<i64> = None;
     let mut tick = tokio::time::interval(REVOCATION_POLL);
@@ -220,6 +283,53 @@ mod tests {
         put(None);
         cache.clear();
         assert!(cache.get("h", t0).is_none());
+    }
+
+    fn channel(id: i64) -> Channel {
+        Channel {
+            id,
+            tenant_id: TenantId(3),
+            channel_type: switchboard_core::ChannelType::Whatsapp,
+            name: "Front desk".into(),
+            address: "+905320000000".into(),
+            created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn channels_hit_until_ttl_and_go_when_forgotten_or_cleared() {
+        let cache = TokenCache::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+        let put = |id| cache.put_channel(channel(id), format!("hash{id}"), t0, cache.generation());
+        put(5);
+        put(6);
+        let (hit, hash) = cache
+            .channel(5, t0 + Duration::seconds(TTL_SECS - 1))
+            .expect("hit");
+        assert_eq!(
+            (hit.id, hit.tenant_id, hash.as_str()),
+            (5, TenantId(3), "hash5")
+        );
+        assert!(
+            cache.channel(5, t0 + Duration::seconds(TTL_SECS)).is_none(),
+            "stale"
+        );
+        assert!(
+            cache.channel(6, t0 - Duration::seconds(1)).is_none(),
+            "cached in the future"
+        );
+        put(5);
+        put(6);
+        cache.forget_channel(5);
+        assert!(cache.channel(5, t0).is_none(), "forgotten");
+        assert!(cache.channel(6, t0).is_some(), "only the one forgotten");
+        cache.clear();
+        assert!(cache.channel(6, t0).is_none(), "cleared with the tokens");
+        // A read that started before the channel changed here is not cached.
+        let before_read = cache.generation();
+        cache.forget_channel(7);
+        cache.put_channel(channel(7), "old hash".into(), t0, before_read);
+        assert!(cache.channel(7, t0).is_none());
     }
 
     #[test]
