@@ -84,21 +84,12 @@ impl TokenCache {
         now: DateTime<Utc>,
         generation: u64,
     ) {
-        let mut inner = self.lock();
-        if inner.generation != generation {
-            return;
-        }
-        if inner.entries.len() >= MAX_ENTRIES {
-            inner.entries.clear();
-        }
-        inner.entries.insert(
-            token_hash,
-            Entry {
-                caller,
-                expires_at,
-                cached_at: now,
-            },
-        );
+        let entry = Entry {
+            caller,
+            expires_at,
+            cached_at: now,
+        };
+        self.put_unless_invalidated(generation, |inner| &mut inner.entries, token_hash, entry);
     }
 
     /// The user's cached role in the tenant: `Some(None)` for a cached "not a member",
@@ -124,14 +115,8 @@ impl TokenCache {
         now: DateTime<Utc>,
         generation: u64,
     ) {
-        let mut inner = self.lock();
-        if inner.generation != generation {
-            return;
-        }
-        if inner.roles.len() >= MAX_ENTRIES {
-            inner.roles.clear();
-        }
-        inner.roles.insert((user, tenant), (role, now));
+        let key = (user, tenant);
+        self.put_unless_invalidated(generation, |inner| &mut inner.roles, key, (role, now));
     }
 
     /// The channel with this id and its inbound secret's hash, if cached and fresh.
@@ -155,21 +140,13 @@ impl TokenCache {
         now: DateTime<Utc>,
         generation: u64,
     ) {
-        let mut inner = self.lock();
-        if inner.generation != generation {
-            return;
-        }
-        if inner.channels.len() >= MAX_ENTRIES {
-            inner.channels.clear();
-        }
-        inner.channels.insert(
-            channel.id,
-            CachedChannel {
-                channel,
-                secret_hash,
-                cached_at: now,
-            },
-        );
+        let id = channel.id;
+        let entry = CachedChannel {
+            channel,
+            secret_hash,
+            cached_at: now,
+        };
+        self.put_unless_invalidated(generation, |inner| &mut inner.channels, id, entry);
     }
 
     /// Forgets a channel: after this server changed it (a rotated secret, an update,
@@ -201,6 +178,27 @@ impl TokenCache {
         inner.entries.clear();
         inner.roles.clear();
         inner.channels.clear();
+    }
+
+    /// Puts what a store read found into one of the maps, unless the cache was
+    /// invalidated since `generation` was read (the read may predate the change);
+    /// past `MAX_ENTRIES` that map starts over.
+    fn put_unless_invalidated<K: std::hash::Hash + Eq, V>(
+        &self,
+        generation: u64,
+        map: impl FnOnce(&mut Inner) -> &mut HashMap<K, V>,
+        key: K,
+        value: V,
+    ) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        let map = map(&mut inner);
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, value);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
