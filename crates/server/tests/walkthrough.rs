@@ -16,24 +16,41 @@ fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-async fn readme_walkthrough_runs_as_written(app: TestApp) {
-    let m = app.member("My Business").await;
-    let script = repo_root().join("scripts/walkthrough.sh");
-    let output = tokio::process::Command::new("bash")
-        .arg(&script)
-        .env("API", &app.base)
-        .env("TOKEN", &m.token)
-        .env("TENANT", m.tenant.to_string())
+/// Runs `scripts/<script>` with bash and `env`; asserts that it succeeded and that its
+/// last line is `last_line`.
+async fn run_script(script: &str, env: &[(&str, &str)], last_line: &str) {
+    let mut command = tokio::process::Command::new("bash");
+    // The CLI reads SWITCHBOARD_* and DATABASE_URL: only the test's own may reach it.
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name.starts_with("SWITCHBOARD_") || name == "DATABASE_URL" {
+            command.env_remove(&key);
+        }
+    }
+    let output = command
+        .arg(repo_root().join("scripts").join(script))
+        .envs(env.iter().copied())
         .output()
         .await
-        .expect("run bash (curl and jq must be installed)");
+        .expect("run bash (curl, jq and openssl must be installed)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "walk-through failed:\n{stdout}\n{stderr}"
+        "{script} failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("Walk-through complete."), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some(last_line), "{stdout}");
+}
+
+async fn readme_walkthrough_runs_as_written(app: TestApp) {
+    let m = app.member("My Business").await;
+    let tenant = m.tenant.to_string();
+    let env = [
+        ("API", app.base.as_str()),
+        ("TOKEN", &m.token),
+        ("TENANT", &tenant),
+    ];
+    run_script("walkthrough.sh", &env, "Walk-through complete.").await;
     // It really did what it says.
     let blocked = app
         .db
@@ -70,36 +87,16 @@ async fn readme_oauth_walkthrough_runs_as_written(app: TestApp) {
         .put_membership(tenant.id, owner.id, Role::Owner, now)
         .await
         .expect("membership");
-    let mut command = tokio::process::Command::new("bash");
-    // The CLI reads SWITCHBOARD_* and DATABASE_URL: only the test's own may reach it.
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("SWITCHBOARD_") || name == "DATABASE_URL" {
-            command.env_remove(&key);
-        }
-    }
-    let output = command
-        .arg(repo_root().join("scripts/oauth_walkthrough.sh"))
-        .env("API", &app.base)
-        .env("SWITCHBOARD", env!("CARGO_BIN_EXE_switchboard"))
-        .env("SWITCHBOARD_DATABASE_URL", &app.db.url)
-        .env("OWNER_EMAIL", EMAIL)
-        .env("OWNER_PASSWORD", PASSWORD)
-        .env("TENANT", tenant.id.0.to_string())
-        .output()
-        .await
-        .expect("run bash (curl, jq and openssl must be installed)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "OAuth walk-through failed:\n{stdout}\n{stderr}"
-    );
-    assert_eq!(
-        stdout.lines().last(),
-        Some("OAuth walk-through complete."),
-        "{stdout}"
-    );
+    let tenant_id = tenant.id.0.to_string();
+    let env = [
+        ("API", app.base.as_str()),
+        ("SWITCHBOARD", env!("CARGO_BIN_EXE_switchboard")),
+        ("SWITCHBOARD_DATABASE_URL", &app.db.url),
+        ("OWNER_EMAIL", EMAIL),
+        ("OWNER_PASSWORD", PASSWORD),
+        ("TENANT", &tenant_id),
+    ];
+    run_script("oauth_walkthrough.sh", &env, "OAuth walk-through complete.").await;
     // It really did what it says: one client, and one access token issued to it for
     // the owner in the owner's tenant.
     assert_eq!(
