@@ -170,13 +170,12 @@ pub async fn serve(
         let peer_is_proxy = client_addr::is_trusted_proxy(remote.ip(), &trusted);
         let service = router.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                let client = if peer_is_proxy {
-                    client_addr::behind_trusted_proxy(remote.ip(), req.headers(), &trusted)
-                } else {
-                    // Only our own proxies may say which scheme the client used.
+                // Only our own proxies may say which scheme the client used.
+                if !peer_is_proxy {
                     req.headers_mut().remove(&client_addr::FORWARDED_PROTO);
-                    remote.ip().to_canonical()
-                };
+                }
+                let client =
+                    client_addr::resolve(remote.ip(), peer_is_proxy, req.headers(), &trusted);
                 req.extensions_mut().insert(ClientAddr(client));
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo::<SocketAddr>(remote));

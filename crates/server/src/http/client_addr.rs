@@ -37,17 +37,17 @@ pub fn forwarded_https(headers: &HeaderMap) -> bool {
 
 pub static FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    if is_trusted_proxy(peer, trusted) {
-        behind_trusted_proxy(peer, headers, trusted)
-    } else {
-        peer.to_canonical()
+/// The client's address. `peer_is_proxy` is `is_trusted_proxy(peer, trusted)`, which
+/// the accept loop asks once per connection, not once per request.
+pub fn resolve(
+    peer: IpAddr,
+    peer_is_proxy: bool,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> IpAddr {
+    if !peer_is_proxy {
+        return peer.to_canonical();
     }
-}
-
-/// `resolve` for a peer already known to be a trusted proxy (the accept loop asks
-/// once per connection, not per request).
-pub fn behind_trusted_proxy(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     let mut client = peer.to_canonical();
     // Several X-Forwarded-For lines count as one list, in order (RFC 9110, 5.3).
@@ -100,6 +100,11 @@ mod tests {
         h
     }
 
+    /// `resolve` as the accept loop calls it.
+    fn client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+        resolve(peer, is_trusted_proxy(peer, trusted), headers, trusted)
+    }
+
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
@@ -107,7 +112,7 @@ mod tests {
     #[test]
     fn without_trusted_proxies_the_header_is_ignored() {
         let h = headers(&["203.0.113.9"]);
-        assert_eq!(resolve(ip("198.51.100.1"), &h, &[]), ip("198.51.100.1"));
+        assert_eq!(client(ip("198.51.100.1"), &h, &[]), ip("198.51.100.1"));
     }
 
     #[test]
@@ -118,31 +123,28 @@ mod tests {
         ];
         // The client forged the first entry; our proxies appended the rest.
         let h = headers(&["1.1.1.1, 203.0.113.9", "10.0.0.2"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("203.0.113.9"));
+        assert_eq!(client(ip("127.0.0.1"), &h, &trusted), ip("203.0.113.9"));
         // Not from a trusted peer: the header counts for nothing.
-        assert_eq!(
-            resolve(ip("198.51.100.1"), &h, &trusted),
-            ip("198.51.100.1")
-        );
+        assert_eq!(client(ip("198.51.100.1"), &h, &trusted), ip("198.51.100.1"));
         // No header: the proxy itself.
         assert_eq!(
-            resolve(ip("10.1.2.3"), &HeaderMap::new(), &trusted),
+            client(ip("10.1.2.3"), &HeaderMap::new(), &trusted),
             ip("10.1.2.3")
         );
         // All hops trusted: the leftmost.
         let h = headers(&["10.9.9.9, 10.0.0.2"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("10.9.9.9"));
+        assert_eq!(client(ip("127.0.0.1"), &h, &trusted), ip("10.9.9.9"));
         // Garbage stops the walk at the hop that relayed it.
         let h = headers(&["203.0.113.9, bogus, 10.0.0.2"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("10.0.0.2"));
+        assert_eq!(client(ip("127.0.0.1"), &h, &trusted), ip("10.0.0.2"));
         // Ports and IPv4-mapped IPv6 addresses.
         let h = headers(&["203.0.113.9:4711"]);
         assert_eq!(
-            resolve(ip("::ffff:127.0.0.1"), &h, &trusted),
+            client(ip("::ffff:127.0.0.1"), &h, &trusted),
             ip("203.0.113.9")
         );
         let h = headers(&["[2001:db8::7]:443"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("2001:db8::7"));
+        assert_eq!(client(ip("127.0.0.1"), &h, &trusted), ip("2001:db8::7"));
     }
 
     #[test]
