@@ -363,204 +363,30 @@ mod tests {
         store.close_pools().await;
     }
 
-    async fn list_through(
-        store: &SqliteStore,
-        reader: &mut impl crate::list::ConversationReader,
-        tenant: switchboard_core::TenantId,
-        filter: &switchboard_core::ConversationFilter,
-        page: switchboard_core::PageRequest,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<switchboard_core::PageOf<switchboard_core::Conversation>> {
-        let (counts, settings) = (store.search_counts(), store.list_settings());
-        crate::list::list_conversations(reader, counts, settings, tenant, filter, page, at).await
-    }
-
     /// The list request reads SQLite through rusqlite (`sqlite_direct.rs`); through
     /// sqlx (`list::SqlxReader`, PostgreSQL's way) it must read the very same pages:
     /// every column, every kind of page, instants and blacklist entries included; the
     /// small pages read on the request's thread, the deep ones on the blocking pool.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_direct_list_reads_what_sqlx_reads() {
-        use chrono::Utc;
-        use switchboard_core::messaging_store::MessagingStore;
-        use switchboard_core::search::SearchPattern;
-        use switchboard_core::*;
+        use crate::list_parity::*;
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("same.db").display());
-        let options = StoreOptions {
-            // Both ways of finding a search's page, on little data.
-            search_walk_max: 40,
-            ..StoreOptions::default()
-        };
-        let store = SqliteStore::connect(&url, &options).await.expect("open");
+        let store = SqliteStore::connect(&url, &options()).await.expect("open");
         store.migrate().await.expect("migrate");
-        let now = Utc::now();
-        let tenant = store.create_tenant("Klinik", now).await.expect("tenant").id;
-        let user = store
-            .create_user(
-                NewUser {
-                    email: "ayse@example.com".into(),
-                    name: "Ayşe Yılmaz".into(),
-                    password_hash: "x".into(),
-                },
-                now,
-            )
-            .await
-            .expect("user");
-        let mut channels = Vec::new();
-        for (k, channel_type) in [ChannelType::Whatsapp, ChannelType::Instagram]
-            .into_iter()
-            .enumerate()
-        {
-            let channel = NewChannel {
-                channel_type,
-                name: format!("Kanal {k}"),
-                address: format!("kanal{k}"),
-                inbound_secret_hash: "0".repeat(64),
-            };
-            channels.push(
-                store
-                    .create_channel(tenant, channel, now)
-                    .await
-                    .expect("channel"),
-            );
-        }
-        let names = ["Öztürk", "Smith", "Çelik", "Johnson"];
-        for n in 0..60i64 {
-            let channel = &channels[(n % 2) as usize];
-            let address = match channel.channel_type {
-                ChannelType::Whatsapp => format!("+90532{:07}", 1_000_000 + n),
-                _ => format!("user{n}"),
-            };
-            let new = NewConversation {
-                channel_id: channel.id,
-                address,
-                first_name: (n % 5 != 0).then(|| format!("Ad{n}")),
-                last_name: Some(names[(n % 4) as usize].to_string()),
-            };
-            let at = now + chrono::Duration::seconds(n);
-            let conversation = store
-                .create_conversation(tenant, new, at)
-                .await
-                .expect("create")
-                .value;
-            if n % 3 == 0 {
-                let message = OutboundMessage {
-                    user_id: Some(user.id),
-                    user_name: user.name.clone(),
-                    message_type: "text".into(),
-                    body: Some(format!("Merhaba {n}, randevunuz yarın saat 14:30'da.")),
-                    quoted_message_id: None,
-                    file: None,
-                };
-                store
-                    .send_message(tenant, conversation.id, message, None, at)
-                    .await
-                    .expect("send");
-            }
-            if n % 7 == 0 {
-                let switch = AgentSwitch {
-                    disabled: true,
-                    expires_at: Some(at + chrono::Duration::hours(2)),
-                    disabled_by_user_name: Some(user.name.clone()),
-                };
-                store
-                    .set_agent(tenant, conversation.id, switch, Some(user.id), at)
-                    .await
-                    .expect("agent");
-            }
-            if n % 11 == 0 {
-                let entry = NewBlacklist {
-                    channel_id: channel.id,
-                    customer_id: conversation.customer.id,
-                    reason: BlacklistReason::AbusiveLanguage,
-                    note: Some("küfür".into()),
-                    metadata: serde_json::json!({"source": "test", "n": n}),
-                    expires_at: (n % 2 == 0).then(|| at + chrono::Duration::days(1)),
-                };
-                store
-                    .create_blacklist(tenant, entry, at)
-                    .await
-                    .expect("blacklist")
-                    .expect("a new entry");
-            }
-        }
-        let later = now + chrono::Duration::minutes(5);
-        let filters = [
-            ConversationFilter::default(),
-            ConversationFilter {
-                channel_type: Some(ChannelType::Instagram),
-                search: None,
-            },
-            ConversationFilter {
-                channel_type: None,
-                search: SearchPattern::parse("öztürk"),
-            },
-            ConversationFilter {
-                channel_type: Some(ChannelType::Whatsapp),
-                search: SearchPattern::parse("smi"),
-            },
-            ConversationFilter {
-                channel_type: None,
-                search: SearchPattern::parse("532 100"),
-            },
-            ConversationFilter {
-                channel_type: None,
-                search: SearchPattern::parse("nobody"),
-            },
-        ];
+        let (tenant, later) = seed(&store).await;
+        let (counts, settings) = (store.search_counts(), store.list_settings());
         let mut compared = 0;
-        for filter in &filters {
-            for (page, per_page) in [(1, 15), (2, 7), (1, 100), (9, 10), (1_000, 15)] {
-                let page = PageRequest { page, per_page };
-                let direct = list_through(
-                    &store,
-                    &mut store.direct.reader(),
-                    tenant,
-                    filter,
-                    page,
-                    later,
-                )
-                .await
-                .expect("direct");
-                let sqlx_reader = &mut crate::list::SqlxReader::new(&store.read);
-                let through_sqlx = list_through(&store, sqlx_reader, tenant, filter, page, later)
-                    .await
-                    .expect("sqlx");
-                assert_eq!(direct.total, through_sqlx.total, "{filter:?} {page:?}");
-                assert_eq!(direct.items, through_sqlx.items, "{filter:?} {page:?}");
-                compared += direct.items.len();
-            }
+        for request in &requests() {
+            let direct = &mut store.direct.reader();
+            let direct = list_through(direct, counts, settings, tenant, request, later).await;
+            let sqlx_reader = &mut crate::list::SqlxReader::new(&store.read);
+            let sqlx = list_through(sqlx_reader, counts, settings, tenant, request, later).await;
+            assert_eq!(direct.total, sqlx.total, "{request:?}");
+            assert_eq!(direct.items, sqlx.items, "{request:?}");
+            compared += direct.items.len();
         }
-        // The data has every kind of row the comparison is about.
-        let all = store
-            .list_conversations(
-                tenant,
-                &ConversationFilter::default(),
-                PageRequest {
-                    page: 1,
-                    per_page: 100,
-                },
-                later,
-            )
-            .await
-            .expect("all");
-        assert_eq!(all.total, 60);
-        assert!(all
-            .items
-            .iter()
-            .any(|c| c.blacklist.as_ref().is_some_and(|b| b.expires_at.is_some())));
-        assert!(all
-            .items
-            .iter()
-            .any(|c| c.blacklist.as_ref().is_some_and(|b| b.expires_at.is_none())));
-        assert!(all
-            .items
-            .iter()
-            .any(|c| c.agent.disabled && c.agent.disabled_by_user_name.is_some()));
-        assert!(all.items.iter().any(|c| c.last_message.is_some()));
-        assert!(all.items.iter().any(|c| c.customer.first_name.is_none()));
-        assert!(compared > 200, "pages had rows to compare: {compared}");
+        assert_compared_every_kind(&store, tenant, later, compared).await;
         store.close_pools().await;
     }
 
