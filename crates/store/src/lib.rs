@@ -4,6 +4,8 @@
 //! search index differ.
 
 mod list;
+#[cfg(test)]
+mod list_parity;
 pub mod plan;
 mod rows;
 mod search_counts;
@@ -15,6 +17,7 @@ mod messaging_shared;
 mod auth_shared;
 mod group_commit;
 mod postgres;
+mod postgres_direct;
 mod sqlite;
 mod sqlite_build;
 mod sqlite_direct;
@@ -98,6 +101,8 @@ pub enum OpenError {
     Directory(#[from] std::io::Error),
     #[error("cannot connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
+    #[error("the database URL does not suit the list reads' driver (tokio-postgres): {0}")]
+    ListConnections(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("deriving the digits index of stored conversations failed: {0}")]

@@ -22,6 +22,10 @@ pub struct PgStore {
     write: PgPool,
     /// One connection for the once-a-second polls (`poller()`).
     poll: PgPool,
+    /// The conversation list's reads, through tokio-postgres (`postgres_direct.rs`).
+    list: crate::postgres_direct::DirectReads,
+    /// Keeps the closing of the list's idle connections running.
+    _closing_idle: std::sync::Arc<()>,
     search_counts: crate::search_counts::SearchCounts,
     search_walk_max: i64,
     tenant_in_search_index_max: i64,
@@ -52,6 +56,12 @@ impl PgStore {
             .await
             .map_err(OpenError::Connect)?;
         let write = pool(options.max_write_connections).connect_lazy_with(connect.clone());
+        let list = crate::postgres_direct::DirectReads::new(url, options.max_connections)
+            .map_err(OpenError::ListConnections)?;
+        let closing_idle = std::sync::Arc::new(());
+        if let Some(idle) = options.pool_idle_timeout() {
+            list.close_idle_now_and_then(std::sync::Arc::downgrade(&closing_idle), idle);
+        }
         let poll = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
@@ -60,6 +70,8 @@ impl PgStore {
             read,
             write,
             poll,
+            list,
+            _closing_idle: closing_idle,
             search_counts: Default::default(),
             search_walk_max: options.search_walk_max,
             tenant_in_search_index_max: options.tenant_in_search_index_max,
@@ -76,14 +88,15 @@ impl PgStore {
         self.read.close().await;
         self.write.close().await;
         self.poll.close().await;
+        self.list.close();
     }
 
     fn reader(&self) -> &PgPool {
         &self.read
     }
 
-    fn conversation_reader(&self) -> crate::list::SqlxReader<'_, Postgres> {
-        crate::list::SqlxReader::new(&self.read)
+    fn conversation_reader(&self) -> crate::postgres_direct::DirectReader<'_> {
+        self.list.reader()
     }
 
     /// For the once-a-second polls: a connection of their own, so that the pool's
@@ -163,3 +176,145 @@ async fn applied(pool: &PgPool) -> usize {
 impl_shared_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
 impl_messaging_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
 impl_auth_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection as _;
+
+    /// A database of its own for a test, made from `TEST_POSTGRES_URL`'s server; the
+    /// caller drops it with `drop_database` at the end (a failed test leaves it, named
+    /// by the test and the process).
+    async fn create_database(test: &str) -> (String, String) {
+        let admin = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL");
+        let name = format!("sbunit_{test}_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(&sql).execute(&mut conn).await.expect(&sql);
+        }
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base);
+        (format!("{base}/{name}"), name)
+    }
+
+    async fn drop_database(name: &str) {
+        let admin = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL");
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .expect("drop the test database");
+    }
+
+    /// The list request reads PostgreSQL through tokio-postgres (`postgres_direct.rs`);
+    /// through sqlx (`list::SqlxReader`, the rest of the store's way) it must read the
+    /// very same pages.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
+    async fn the_direct_list_reads_what_sqlx_reads() {
+        use crate::list_parity::*;
+        let (url, name) = create_database("list_parity").await;
+        let store = PgStore::connect(&url, &options()).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let (tenant, later) = seed(&store).await;
+        let (counts, settings) = (store.search_counts(), store.list_settings());
+        let mut compared = 0;
+        for request in &requests() {
+            let direct = &mut store.list.reader();
+            let direct = list_through(direct, counts, settings, tenant, request, later).await;
+            let sqlx_reader = &mut crate::list::SqlxReader::new(&store.read);
+            let sqlx = list_through(sqlx_reader, counts, settings, tenant, request, later).await;
+            assert_eq!(direct.total, sqlx.total, "{request:?}");
+            assert_eq!(direct.items, sqlx.items, "{request:?}");
+            compared += direct.items.len();
+        }
+        assert_compared_every_kind(&store, tenant, later, compared).await;
+        store.close_pools().await;
+        drop_database(&name).await;
+    }
+
+    /// An idle server closes its list connections as sqlx's pools close theirs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
+    async fn idle_list_connections_close() {
+        use crate::list::ConversationReader;
+        let (url, name) = create_database("list_idle").await;
+        let options = StoreOptions {
+            idle_timeout: Duration::from_millis(300),
+            ..StoreOptions::default()
+        };
+        let store = PgStore::connect(&url, &options).await.expect("open");
+        let mut readers: Vec<_> = (0..3).map(|_| store.list.reader()).collect();
+        for reader in &mut readers {
+            let mut one = crate::rows::SqlBuilder::default();
+            one.push("SELECT 1::bigint");
+            let [n] = reader.integers(one).await.expect("a read");
+            assert_eq!(n, 1);
+        }
+        drop(readers);
+        assert_eq!(store.list.size(), 3, "list connections were opened");
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(store.list.size(), 0, "every idle list connection closed");
+        store.close_pools().await;
+        drop_database(&name).await;
+    }
+
+    /// The list's connections are not pinged when taken from their pool: one that
+    /// PostgreSQL closed (a restart, an administrator) must be replaced when it is
+    /// next taken, not fail the request that takes it, nor every request after.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
+    async fn the_list_reconnects_after_postgres_closed_its_connections() {
+        use crate::list::ConversationReader;
+        let (url, name) = create_database("list_reconnects").await;
+        let store = PgStore::connect(&url, &StoreOptions::default())
+            .await
+            .expect("open");
+        let connections = StoreOptions::default().max_connections as usize;
+        // Every connection of the pool in use at once, each answering.
+        let read_on_every_connection = || async {
+            let mut readers: Vec<_> = (0..connections).map(|_| store.list.reader()).collect();
+            for (k, reader) in readers.iter_mut().enumerate() {
+                let mut one = crate::rows::SqlBuilder::default();
+                one.push("SELECT 1::bigint");
+                let read = reader.integers(one).await;
+                let [n] = read.unwrap_or_else(|e| panic!("reader {k}: {e}"));
+                assert_eq!(n, 1);
+            }
+        };
+        let list_connections = || async {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = $1",
+            )
+            .bind(crate::postgres_direct::APPLICATION_NAME)
+            .fetch_one(&mut conn)
+            .await
+            .expect("count")
+        };
+        read_on_every_connection().await;
+        assert_eq!(list_connections().await, connections as i64);
+        assert_eq!(store.list.size(), connections);
+        let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let terminated: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+        )
+        .bind(crate::postgres_direct::APPLICATION_NAME)
+        .fetch_all(&mut admin)
+        .await
+        .expect("terminate");
+        assert_eq!(terminated, vec![true; connections]);
+        // The connections' tasks notice the close as it arrives.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        read_on_every_connection().await;
+        assert_eq!(list_connections().await, connections as i64);
+        store.close_pools().await;
+        drop_database(&name).await;
+    }
+}

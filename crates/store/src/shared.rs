@@ -344,6 +344,7 @@ macro_rules! impl_shared_store {
             }
         }
 
+        #[cfg(test)]
         #[async_trait::async_trait]
         impl crate::list::ConversationReader for crate::list::SqlxReader<'_, $db> {
             async fn conversations(
