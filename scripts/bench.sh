@@ -287,6 +287,8 @@ bench_backend() {
     floor L1-floor inline
     floor L1-floor-static static
     if [ "$backend" = sqlite ]; then floor L1-floor-blocking blocking; fi
+    # PostgreSQL: the same floor through sqlx, the driver the list left (BENCHMARKS.md).
+    if [ "$backend" = postgres ]; then floor L1-floor-sqlx sqlx; fi
     on_small_server scenario L1-small GET "$list"
     scenario L2 GET "$list?page=1000"
     # L2's raw SQL is there for its latency: mostly the database's own reading of the

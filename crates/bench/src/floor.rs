@@ -7,10 +7,13 @@
 //! domain types between the rows and the JSON. On SQLite each of tokio's worker
 //! threads keeps its own connection and runs the statement right there
 //! (`FloorMode::Inline`), or a blocking thread does (`FloorMode::Blocking`, the
-//! hand-over the server makes); on PostgreSQL a sqlx pool of the server's size and
-//! session settings runs it. `FloorMode::Static` answers a page read once at start:
-//! HTTP and a body of the page's size, no database. What the floor costs over the raw
-//! driver is what HTTP and JSON cost, with nothing of the server's own in it.
+//! hand-over the server makes); on PostgreSQL the server's list driver runs it
+//! (`FloorMode::Inline`: tokio-postgres, as many connections as the server's pool,
+//! each request with one to itself, the server's session settings), or sqlx does
+//! (`FloorMode::Sqlx`, the driver of the server's other reads). `FloorMode::Static`
+//! answers a page read once at start: HTTP and a body of the page's size, no
+//! database. What the floor costs over the raw driver is what HTTP and JSON cost,
+//! with nothing of the server's own in it.
 
 use crate::raw::{self, RawRequest};
 use crate::seed::BoxError;
@@ -25,22 +28,34 @@ use std::cell::RefCell;
 use std::str::FromStr;
 use std::sync::Arc;
 use switchboard::http::json_writer::JsonWriter;
-use switchboard_store::plan::{self, Dialect, SqlBuilder};
+use switchboard_store::plan::{self, Arg, Dialect, SqlBuilder};
 
 /// Where the statement runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FloorMode {
-    /// SQLite: on the tokio worker that read the request. PostgreSQL: on the pool.
+    /// SQLite: on the tokio worker that read the request. PostgreSQL: through
+    /// tokio-postgres, the server's list driver.
     Inline,
     /// SQLite: on tokio's blocking pool, as the server runs its list reads.
     Blocking,
+    /// PostgreSQL: through a sqlx pool, the driver of the server's other reads.
+    Sqlx,
     /// Nowhere: the page read at start, answered as it is.
     Static,
 }
 
 enum Database {
     Sqlite { path: String },
-    Postgres(PgPool),
+    Postgres(PostgresConnections),
+    Sqlx(PgPool),
+}
+
+/// tokio-postgres connections with the statements prepared on each, handed to one
+/// request at a time (first come, first served), as the server's pool does.
+struct PostgresConnections {
+    connections: Vec<(tokio_postgres::Client, Vec<tokio_postgres::Statement>)>,
+    free: std::sync::Mutex<Vec<usize>>,
+    permits: tokio::sync::Semaphore,
 }
 
 struct Floor {
@@ -64,11 +79,12 @@ pub async fn serve(
     let app = axum::Router::new();
     let app = match mode {
         FloorMode::Static => {
-            let body = axum::body::Bytes::from(Floor::open(url, &request).await?.page().await?);
+            let body =
+                axum::body::Bytes::from(Floor::open(url, &request, mode).await?.page().await?);
             app.route("/", axum::routing::get(move || async move { json(body) }))
         }
-        FloorMode::Inline | FloorMode::Blocking => {
-            let floor = Arc::new(Floor::open(url, &request).await?);
+        FloorMode::Inline | FloorMode::Blocking | FloorMode::Sqlx => {
+            let floor = Arc::new(Floor::open(url, &request, mode).await?);
             let blocking = mode == FloorMode::Blocking;
             app.route(
                 "/",
@@ -102,7 +118,7 @@ fn json(body: impl Into<axum::body::Body>) -> Response {
 }
 
 impl Floor {
-    async fn open(url: &str, request: &RawRequest) -> Result<Self, BoxError> {
+    async fn open(url: &str, request: &RawRequest, mode: FloorMode) -> Result<Self, BoxError> {
         let now = Utc::now();
         if let Some(path) = raw::sqlite_path(url) {
             let statements = raw::statements(Dialect::Sqlite, request, None, now);
@@ -117,6 +133,14 @@ impl Floor {
                 keys,
             });
         }
+        let statements = raw::statements(Dialect::Postgres, request, None, now);
+        if mode != FloorMode::Sqlx {
+            return Ok(Self {
+                database: Database::Postgres(PostgresConnections::open(url, &statements).await?),
+                statements,
+                keys: Vec::new(),
+            });
+        }
         let pool = PgPoolOptions::new()
             .max_connections(switchboard_store::default_pool_size())
             .connect_with(
@@ -125,8 +149,8 @@ impl Floor {
             )
             .await?;
         Ok(Self {
-            database: Database::Postgres(pool),
-            statements: raw::statements(Dialect::Postgres, request, None, now),
+            database: Database::Sqlx(pool),
+            statements,
             keys: Vec::new(),
         })
     }
@@ -134,8 +158,30 @@ impl Floor {
     async fn page(&self) -> Result<Vec<u8>, String> {
         match &self.database {
             Database::Sqlite { .. } => self.sqlite_page(),
-            Database::Postgres(pool) => self.postgres_page(pool).await,
+            Database::Postgres(connections) => self.postgres_page(connections).await,
+            Database::Sqlx(pool) => self.sqlx_page(pool).await,
         }
+    }
+
+    async fn postgres_page(&self, connections: &PostgresConnections) -> Result<Vec<u8>, String> {
+        let taken = connections.take().await?;
+        let (client, prepared) = &connections.connections[taken.k];
+        let page = async {
+            let mut page = PageWriter::new();
+            for (statement, prepared) in self.statements.iter().zip(prepared) {
+                let params: Vec<_> = statement.args.iter().map(postgres_param).collect();
+                let rows = client.query(prepared, &params).await?;
+                for row in rows {
+                    let columns = row.columns();
+                    page.row(columns.len(), |k| {
+                        Ok((columns[k].name(), PostgresValue::read(&row, k)?))
+                    })?;
+                }
+            }
+            Ok::<_, BoxError>(page.finish())
+        }
+        .await;
+        page.map_err(|e| e.to_string())
     }
 
     /// The page from this thread's SQLite connection (opened at its first page).
@@ -169,7 +215,7 @@ impl Floor {
         })
     }
 
-    async fn postgres_page(&self, pool: &PgPool) -> Result<Vec<u8>, String> {
+    async fn sqlx_page(&self, pool: &PgPool) -> Result<Vec<u8>, String> {
         let mut page = PageWriter::new();
         for statement in &self.statements {
             for row in raw::postgres_query(statement)
@@ -179,7 +225,7 @@ impl Floor {
             {
                 let columns = row.columns();
                 page.row(columns.len(), |k| {
-                    Ok((columns[k].name(), PostgresColumn::read(&row, k)?))
+                    Ok((columns[k].name(), SqlxValue::read(&row, k)?))
                 })
                 .map_err(|e| e.to_string())?;
             }
@@ -266,17 +312,17 @@ fn write_sqlite_row(w: &mut JsonWriter, keys: &[&'static str], row: &rusqlite::R
     }
 }
 
-/// A PostgreSQL column's value, decoded by its type as the server's rows are.
+/// A PostgreSQL column's value through sqlx, decoded by its type.
 #[derive(serde::Serialize)]
 #[serde(untagged)]
-enum PostgresColumn {
+enum SqlxValue {
     Int(Option<i64>),
     Bool(Option<bool>),
     Text(Option<String>),
     Time(Option<DateTime<Utc>>),
 }
 
-impl PostgresColumn {
+impl SqlxValue {
     fn read(row: &PgRow, k: usize) -> Result<Self, BoxError> {
         Ok(match row.columns()[k].type_info().name() {
             "INT8" => Self::Int(row.try_get(k)?),
@@ -285,6 +331,110 @@ impl PostgresColumn {
             "BOOL" => Self::Bool(row.try_get(k)?),
             "TIMESTAMPTZ" => Self::Time(row.try_get(k)?),
             _ => Self::Text(row.try_get(k)?),
+        })
+    }
+}
+
+impl PostgresConnections {
+    async fn open(url: &str, statements: &[SqlBuilder]) -> Result<Self, BoxError> {
+        use tokio_postgres::types::Type;
+        let mut config = tokio_postgres::Config::from_str(url)?;
+        let settings: Vec<String> = plan::POSTGRES_READ_SETTINGS
+            .iter()
+            .map(|(name, value)| format!("-c {name}={value}"))
+            .collect();
+        config.options(settings.join(" "));
+        let mut connections = Vec::new();
+        for _ in 0..switchboard_store::default_pool_size() {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            let mut prepared = Vec::new();
+            for statement in statements {
+                // The parameters' types as sqlx declares them, so the plan is sqlx's.
+                let types: Vec<Type> = statement
+                    .args
+                    .iter()
+                    .map(|arg| match arg {
+                        Arg::Int(_) => Type::INT8,
+                        Arg::Text(_) => Type::TEXT,
+                        Arg::Time(_) => Type::TIMESTAMPTZ,
+                    })
+                    .collect();
+                prepared.push(client.prepare_typed(&statement.sql, &types).await?);
+            }
+            connections.push((client, prepared));
+        }
+        Ok(Self {
+            free: std::sync::Mutex::new((0..connections.len()).collect()),
+            permits: tokio::sync::Semaphore::new(connections.len()),
+            connections,
+        })
+    }
+
+    /// A free connection, waiting in turn for one.
+    async fn take(&self) -> Result<Taken<'_>, String> {
+        let permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
+        let mut free = self.free.lock().map_err(|e| e.to_string())?;
+        let k = free.pop().ok_or("no free connection")?;
+        Ok(Taken {
+            connections: self,
+            k,
+            _permit: permit,
+        })
+    }
+}
+
+/// A connection taken by one request; free again when this drops (also when the
+/// request is dropped half way).
+struct Taken<'a> {
+    connections: &'a PostgresConnections,
+    k: usize,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.connections.free.lock() {
+            free.push(self.k);
+        }
+    }
+}
+
+fn postgres_param(arg: &Arg) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+    match arg {
+        Arg::Int(v) => v,
+        Arg::Text(v) => v,
+        Arg::Time(v) => v,
+    }
+}
+
+/// A PostgreSQL column's value through tokio-postgres, decoded by its type; text
+/// borrowed from the row.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum PostgresValue<'r> {
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Text(Option<&'r str>),
+    Time(Option<DateTime<Utc>>),
+}
+
+impl<'r> PostgresValue<'r> {
+    fn read(row: &'r tokio_postgres::Row, k: usize) -> Result<Self, BoxError> {
+        use tokio_postgres::types::Type;
+        let ty = row.columns()[k].type_();
+        Ok(if *ty == Type::INT8 {
+            Self::Int(row.try_get(k)?)
+        } else if *ty == Type::INT4 {
+            Self::Int(row.try_get::<_, Option<i32>>(k)?.map(i64::from))
+        } else if *ty == Type::INT2 {
+            Self::Int(row.try_get::<_, Option<i16>>(k)?.map(i64::from))
+        } else if *ty == Type::BOOL {
+            Self::Bool(row.try_get(k)?)
+        } else if *ty == Type::TIMESTAMPTZ {
+            Self::Time(row.try_get(k)?)
+        } else {
+            Self::Text(row.try_get(k)?)
         })
     }
 }
