@@ -44,7 +44,14 @@ pub(crate) struct DirectReads {
 impl DirectReads {
     /// A pool of up to `size` connections to the database at `url`, opened as needed.
     pub fn new(url: &str, size: u32) -> Result<Self, String> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| {
+                // tokio-postgres says only "invalid connection string"; its source says why.
+                match std::error::Error::source(&e) {
+                    Some(why) => format!("{e}: {why}"),
+                    None => e.to_string(),
+                }
+            })?;
         let settings: Vec<String> = crate::plan::POSTGRES_READ_SETTINGS
             .iter()
             .map(|(name, value)| format!("-c {name}={value}"))
@@ -312,4 +319,42 @@ fn conversation_row(row: &Row) -> StoreResult<ConversationRow> {
         })
     };
     read().map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The list's connections take the URL's own options and add the read settings;
+    /// they name themselves apart from the store's other connections.
+    #[test]
+    fn the_url_is_read_and_the_read_settings_added() {
+        let url = "postgres://app:s%40cret@db.example:6543/inbox?options=-c%20search_path%3Dinbox&connect_timeout=3";
+        let reads = DirectReads::new(url, 4).expect("a pool");
+        let config = &reads.pool.manager().config;
+        assert_eq!(config.get_user(), Some("app"));
+        assert_eq!(config.get_password(), Some(&b"s@cret"[..]));
+        assert_eq!(config.get_dbname(), Some("inbox"));
+        assert_eq!(config.get_ports(), &[6543]);
+        assert_eq!(
+            config.get_options(),
+            Some("-c search_path=inbox -c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0")
+        );
+        assert_eq!(config.get_application_name(), Some(APPLICATION_NAME));
+        assert_eq!(
+            config.get_connect_timeout(),
+            Some(&std::time::Duration::from_secs(3))
+        );
+        assert_eq!(reads.pool.status().max_size, 4);
+    }
+
+    /// A URL the list's driver cannot read is refused when the store opens, with
+    /// the reason, not when the first list request comes.
+    #[test]
+    fn a_url_the_driver_cannot_read_is_refused_with_its_reason() {
+        let error = DirectReads::new("postgres://app@db.example/inbox?sslmode=sometimes", 4)
+            .err()
+            .expect("refused");
+        assert!(error.contains("sslmode"), "{error}");
+    }
 }
