@@ -29,6 +29,30 @@ pub use sqlite::SqliteStore;
 use std::sync::Arc;
 use switchboard_core::Store;
 
+/// A store's housekeeping: runs `work` every `period` (the first time one period
+/// after the start) until `alive` is dropped with its store, or `work` says to stop
+/// (`false`).
+pub(crate) fn every_while_alive<F, Fut>(
+    alive: std::sync::Weak<()>,
+    period: std::time::Duration,
+    mut work: F,
+) where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if alive.strong_count() == 0 || !work().await {
+                return;
+            }
+        }
+    });
+}
+
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://./data/switchboard.db";
 
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ pub(crate) fn options() -> crate::StoreOptions {
 
 /// A tenant of 60 conversations on two channels with every kind of row the
 /// comparison is about; returns it and an instant after all of them.
-pub(crate) async fn seed(store: &impl Store) -> (TenantId, DateTime<Utc>) {
+async fn seed(store: &impl Store) -> (TenantId, DateTime<Utc>) {
     let now = Utc::now();
     let tenant = store.create_tenant("Klinik", now).await.expect("tenant").id;
     let user = store
@@ -118,7 +118,7 @@ pub(crate) async fn seed(store: &impl Store) -> (TenantId, DateTime<Utc>) {
 
 /// The filters and pages compared: no filter, a channel type, names, phone digits
 /// and nothing found; shallow, deep, large and past the end.
-pub(crate) fn requests() -> Vec<(ConversationFilter, PageRequest)> {
+fn requests() -> Vec<(ConversationFilter, PageRequest)> {
     let filters = [
         ConversationFilter::default(),
         ConversationFilter {
@@ -151,24 +151,37 @@ pub(crate) fn requests() -> Vec<(ConversationFilter, PageRequest)> {
         .collect()
 }
 
-/// The page through `reader`, as the store's list request reads it.
-pub(crate) async fn list_through(
-    reader: &mut impl ConversationReader,
+/// Seeds the store (`seed`) and lists every request (`requests`) through a reader
+/// from `direct` and one from `sqlx`: the totals and every field of every
+/// conversation must be the same.
+pub(crate) async fn readers_agree<D, S>(
+    store: &impl Store,
     counts: &SearchCounts,
     settings: ListSettings,
-    tenant: TenantId,
-    request: &(ConversationFilter, PageRequest),
-    at: DateTime<Utc>,
-) -> PageOf<Conversation> {
-    let (filter, page) = request;
-    crate::list::list_conversations(reader, counts, settings, tenant, filter, *page, at)
-        .await
-        .expect("a page")
+    direct: impl Fn() -> D,
+    sqlx: impl Fn() -> S,
+) where
+    D: ConversationReader,
+    S: ConversationReader,
+{
+    let (tenant, later) = seed(store).await;
+    let mut compared = 0;
+    for (filter, page) in &requests() {
+        use crate::list::list_conversations as list;
+        let (reader, other_reader) = (&mut direct(), &mut sqlx());
+        let one = list(reader, counts, settings, tenant, filter, *page, later).await;
+        let other = list(other_reader, counts, settings, tenant, filter, *page, later).await;
+        let (one, other) = (one.expect("direct"), other.expect("sqlx"));
+        assert_eq!(one.total, other.total, "{filter:?} {page:?}");
+        assert_eq!(one.items, other.items, "{filter:?} {page:?}");
+        compared += one.items.len();
+    }
+    assert_compared_every_kind(store, tenant, later, compared).await;
 }
 
 /// Checks that the seeded data has what the comparison is about, and that the pages
 /// compared held enough rows (`compared`).
-pub(crate) async fn assert_compared_every_kind(
+async fn assert_compared_every_kind(
     store: &impl Store,
     tenant: TenantId,
     later: DateTime<Utc>,

@@ -91,17 +91,9 @@ impl DirectReads {
     /// Until `alive` is dropped, closes the idle connections every `idle`.
     pub fn close_idle_now_and_then(&self, alive: std::sync::Weak<()>, idle: std::time::Duration) {
         let reads = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(idle);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if alive.strong_count() == 0 {
-                    return;
-                }
-                reads.close_idle(idle);
-            }
+        crate::every_while_alive(alive, idle, move || {
+            reads.close_idle(idle);
+            std::future::ready(true)
         });
     }
 
