@@ -15,7 +15,8 @@
 //! as sqlx does (int8, text, timestamptz), so PostgreSQL plans them as it does for
 //! sqlx, and runs with the read settings (`plan::POSTGRES_READ_SETTINGS`). A
 //! connection that closed (PostgreSQL restarted, an administrator ended it) is
-//! noticed when it comes back to the pool or out of it, and replaced.
+//! noticed when it is next taken from the pool, and replaced; idle ones close after
+//! the store's idle timeout, as sqlx's do.
 
 use crate::list::ConversationReader;
 use crate::rows::{Arg, ConversationRow, SqlBuilder};
