@@ -52,11 +52,8 @@ enum Database {
 
 /// tokio-postgres connections with the statements prepared on each, handed to one
 /// request at a time (first come, first served), as the server's pool does.
-struct PostgresConnections {
-    connections: Vec<(tokio_postgres::Client, Vec<tokio_postgres::Statement>)>,
-    free: std::sync::Mutex<Vec<usize>>,
-    permits: tokio::sync::Semaphore,
-}
+type PostgresConnections =
+    deadpool::unmanaged::Pool<(tokio_postgres::Client, Vec<tokio_postgres::Statement>)>;
 
 struct Floor {
     database: Database,
@@ -136,7 +133,7 @@ impl Floor {
         let statements = raw::statements(Dialect::Postgres, request, None, now);
         if mode != FloorMode::Sqlx {
             return Ok(Self {
-                database: Database::Postgres(PostgresConnections::open(url, &statements).await?),
+                database: Database::Postgres(open_postgres(url, &statements).await?),
                 statements,
                 keys: Vec::new(),
             });
@@ -164,12 +161,12 @@ impl Floor {
     }
 
     async fn postgres_page(&self, connections: &PostgresConnections) -> Result<Vec<u8>, String> {
-        let taken = connections.take().await?;
-        let (client, prepared) = &connections.connections[taken.k];
+        let taken = connections.get().await.map_err(|e| e.to_string())?;
+        let (client, prepared) = &*taken;
         let page = async {
             let mut page = PageWriter::new();
             for (statement, prepared) in self.statements.iter().zip(prepared) {
-                let params: Vec<_> = statement.args.iter().map(postgres_param).collect();
+                let params: Vec<_> = statement.args.iter().map(Arg::postgres_value).collect();
                 let rows = client.query(prepared, &params).await?;
                 for row in rows {
                     let columns = row.columns();
@@ -335,77 +332,26 @@ impl SqlxValue {
     }
 }
 
-impl PostgresConnections {
-    async fn open(url: &str, statements: &[SqlBuilder]) -> Result<Self, BoxError> {
-        use tokio_postgres::types::Type;
-        let mut config = tokio_postgres::Config::from_str(url)?;
-        let settings: Vec<String> = plan::POSTGRES_READ_SETTINGS
-            .iter()
-            .map(|(name, value)| format!("-c {name}={value}"))
-            .collect();
-        config.options(settings.join(" "));
-        let mut connections = Vec::new();
-        for _ in 0..switchboard_store::default_pool_size() {
-            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            let mut prepared = Vec::new();
-            for statement in statements {
-                // The parameters' types as sqlx declares them, so the plan is sqlx's.
-                let types: Vec<Type> = statement
-                    .args
-                    .iter()
-                    .map(|arg| match arg {
-                        Arg::Int(_) => Type::INT8,
-                        Arg::Text(_) => Type::TEXT,
-                        Arg::Time(_) => Type::TIMESTAMPTZ,
-                    })
-                    .collect();
-                prepared.push(client.prepare_typed(&statement.sql, &types).await?);
-            }
-            connections.push((client, prepared));
+/// The server's pool size of connections with the server's read settings, each with
+/// `statements` prepared.
+async fn open_postgres(
+    url: &str,
+    statements: &[SqlBuilder],
+) -> Result<PostgresConnections, BoxError> {
+    let mut config = tokio_postgres::Config::from_str(url)?;
+    config.options(plan::postgres_read_options());
+    let mut connections = Vec::new();
+    for _ in 0..switchboard_store::default_pool_size() {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        let mut prepared = Vec::new();
+        for statement in statements {
+            let types: Vec<_> = statement.args.iter().map(Arg::postgres_type).collect();
+            prepared.push(client.prepare_typed(&statement.sql, &types).await?);
         }
-        Ok(Self {
-            free: std::sync::Mutex::new((0..connections.len()).collect()),
-            permits: tokio::sync::Semaphore::new(connections.len()),
-            connections,
-        })
+        connections.push((client, prepared));
     }
-
-    /// A free connection, waiting in turn for one.
-    async fn take(&self) -> Result<Taken<'_>, String> {
-        let permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
-        let mut free = self.free.lock().map_err(|e| e.to_string())?;
-        let k = free.pop().ok_or("no free connection")?;
-        Ok(Taken {
-            connections: self,
-            k,
-            _permit: permit,
-        })
-    }
-}
-
-/// A connection taken by one request; free again when this drops (also when the
-/// request is dropped half way).
-struct Taken<'a> {
-    connections: &'a PostgresConnections,
-    k: usize,
-    _permit: tokio::sync::SemaphorePermit<'a>,
-}
-
-impl Drop for Taken<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut free) = self.connections.free.lock() {
-            free.push(self.k);
-        }
-    }
-}
-
-fn postgres_param(arg: &Arg) -> &(dyn tokio_postgres::types::ToSql + Sync) {
-    match arg {
-        Arg::Int(v) => v,
-        Arg::Text(v) => v,
-        Arg::Time(v) => v,
-    }
+    Ok(PostgresConnections::from(connections))
 }
 
 /// A PostgreSQL column's value through tokio-postgres, decoded by its type; text

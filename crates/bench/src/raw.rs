@@ -395,12 +395,8 @@ pub async fn run_pgbench(
     let run = |seconds: u64, log: bool| {
         let mut command = std::process::Command::new("pgbench");
         // The server's session settings for reading (libpq reads PGOPTIONS).
-        let settings: Vec<String> = plan::POSTGRES_READ_SETTINGS
-            .iter()
-            .map(|(name, value)| format!("-c {name}={value}"))
-            .collect();
         command
-            .env("PGOPTIONS", settings.join(" "))
+            .env("PGOPTIONS", plan::postgres_read_options())
             .args(["-n", "-M", "prepared", "-j", "2"])
             .arg("-c")
             .arg(concurrency.to_string())

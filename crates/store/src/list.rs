@@ -154,6 +154,19 @@ pub(crate) async fn list_conversations(
     Ok(PageOf { items, total })
 }
 
+/// Has each reader run a statement while all of them hold their connections: a
+/// reader pool then has as many open. Panics with the reader that failed.
+#[cfg(test)]
+pub(crate) async fn each_reader_answers(readers: &mut [impl ConversationReader]) {
+    for (k, reader) in readers.iter_mut().enumerate() {
+        let mut one = SqlBuilder::default();
+        one.push("SELECT CAST(1 AS BIGINT)");
+        let read = reader.integers(one).await;
+        let [n] = read.unwrap_or_else(|e| panic!("reader {k}: {e}"));
+        assert_eq!(n, 1, "reader {k}");
+    }
+}
+
 /// A `ConversationReader` over a sqlx pool: it takes a connection at its first
 /// statement and keeps it until `release` or its end. Implemented for each backend
 /// by the shared store macro. The list reads of both backends have left sqlx

@@ -47,6 +47,16 @@ pub const POSTGRES_READ_SETTINGS: &[(&str, &str)] = &[
     ("max_parallel_workers_per_gather", "0"),
 ];
 
+/// `POSTGRES_READ_SETTINGS` as a connection's startup options (`-c name=value ...`),
+/// for the clients that take them that way: libpq's `PGOPTIONS`, tokio-postgres.
+pub fn postgres_read_options() -> String {
+    POSTGRES_READ_SETTINGS
+        .iter()
+        .map(|(name, value)| format!("-c {name}={value}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The caller's role in a tenant; every tenant-scoped request asks it first.
 pub const MEMBERSHIP_ROLE: &str =
     "SELECT role FROM tenant_memberships WHERE tenant_id = $1 AND user_id = $2";

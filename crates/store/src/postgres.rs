@@ -232,7 +232,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
     async fn idle_list_connections_close() {
-        use crate::list::ConversationReader;
         let (url, name) = create_database("list_idle").await;
         let options = StoreOptions {
             idle_timeout: Duration::from_millis(300),
@@ -240,12 +239,7 @@ mod tests {
         };
         let store = PgStore::connect(&url, &options).await.expect("open");
         let mut readers: Vec<_> = (0..3).map(|_| store.list.reader()).collect();
-        for reader in &mut readers {
-            let mut one = crate::rows::SqlBuilder::default();
-            one.push("SELECT 1::bigint");
-            let [n] = reader.integers(one).await.expect("a read");
-            assert_eq!(n, 1);
-        }
+        crate::list::each_reader_answers(&mut readers).await;
         drop(readers);
         assert_eq!(store.list.size(), 3, "list connections were opened");
         tokio::time::sleep(Duration::from_millis(1_000)).await;
@@ -260,7 +254,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
     async fn the_list_reconnects_after_postgres_closed_its_connections() {
-        use crate::list::ConversationReader;
         let (url, name) = create_database("list_reconnects").await;
         let store = PgStore::connect(&url, &StoreOptions::default())
             .await
@@ -269,13 +262,7 @@ mod tests {
         // Every connection of the pool in use at once, each answering.
         let read_on_every_connection = || async {
             let mut readers: Vec<_> = (0..connections).map(|_| store.list.reader()).collect();
-            for (k, reader) in readers.iter_mut().enumerate() {
-                let mut one = crate::rows::SqlBuilder::default();
-                one.push("SELECT 1::bigint");
-                let read = reader.integers(one).await;
-                let [n] = read.unwrap_or_else(|e| panic!("reader {k}: {e}"));
-                assert_eq!(n, 1);
-            }
+            crate::list::each_reader_answers(&mut readers).await;
         };
         let list_connections = || async {
             let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");

@@ -53,13 +53,10 @@ impl DirectReads {
                     None => e.to_string(),
                 }
             })?;
-        let settings: Vec<String> = crate::plan::POSTGRES_READ_SETTINGS
-            .iter()
-            .map(|(name, value)| format!("-c {name}={value}"))
-            .collect();
+        let settings = crate::plan::postgres_read_options();
         let options = match config.get_options() {
-            Some(given) => format!("{given} {}", settings.join(" ")),
-            None => settings.join(" "),
+            Some(given) => format!("{given} {settings}"),
+            None => settings,
         };
         config.options(&options);
         config.application_name(APPLICATION_NAME);
@@ -157,7 +154,7 @@ impl Connection {
         if let Some(prepared) = self.prepared.get(&statement.sql) {
             return Ok(prepared.clone());
         }
-        let types: Vec<Type> = statement.args.iter().map(arg_type).collect();
+        let types: Vec<Type> = statement.args.iter().map(Arg::postgres_type).collect();
         let prepared = self
             .client
             .prepare_typed(&statement.sql, &types)
@@ -173,25 +170,9 @@ impl Connection {
 
     async fn query(&mut self, statement: &SqlBuilder) -> StoreResult<Vec<Row>> {
         let prepared = self.statement(statement).await?;
-        let params: Vec<&(dyn ToSql + Sync)> = statement.args.iter().map(arg_value).collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            statement.args.iter().map(Arg::postgres_value).collect();
         self.client.query(&prepared, &params).await.map_err(pg_err)
-    }
-}
-
-/// A parameter's type as sqlx declares it for the same Rust value.
-fn arg_type(arg: &Arg) -> Type {
-    match arg {
-        Arg::Int(_) => Type::INT8,
-        Arg::Text(_) => Type::TEXT,
-        Arg::Time(_) => Type::TIMESTAMPTZ,
-    }
-}
-
-fn arg_value(arg: &Arg) -> &(dyn ToSql + Sync) {
-    match arg {
-        Arg::Int(v) => v,
-        Arg::Text(v) => v,
-        Arg::Time(v) => v,
     }
 }
 
@@ -227,9 +208,7 @@ impl DirectReader<'_> {
 impl ConversationReader for DirectReader<'_> {
     async fn conversations(&mut self, statement: SqlBuilder) -> StoreResult<Vec<Conversation>> {
         let rows = self.rows(&statement).await?;
-        rows.iter()
-            .map(|row| conversation_row(row)?.into_conversation())
-            .collect()
+        read_conversations(&rows, None).map(|(items, _)| items)
     }
 
     async fn conversations_and_number(
@@ -237,18 +216,7 @@ impl ConversationReader for DirectReader<'_> {
         statement: SqlBuilder,
     ) -> StoreResult<(Vec<Conversation>, Option<i64>)> {
         let rows = self.rows(&statement).await?;
-        let number = match rows.first() {
-            Some(row) => Some(
-                row.try_get(crate::rows::CONVERSATION_COLUMN_COUNT)
-                    .map_err(pg_err)?,
-            ),
-            None => None,
-        };
-        let items = rows
-            .iter()
-            .map(|row| conversation_row(row)?.into_conversation())
-            .collect::<StoreResult<_>>()?;
-        Ok((items, number))
+        read_conversations(&rows, Some(crate::rows::CONVERSATION_COLUMN_COUNT))
     }
 
     async fn integers<const N: usize>(&mut self, statement: SqlBuilder) -> StoreResult<[i64; N]> {
@@ -266,6 +234,23 @@ impl ConversationReader for DirectReader<'_> {
     fn release(&mut self) {
         self.conn = None;
     }
+}
+
+/// The conversations of rows selecting `CONVERSATION_COLUMNS`, and the integer in
+/// column `number_at` of the first row, if asked for and there is a row.
+fn read_conversations(
+    rows: &[Row],
+    number_at: Option<usize>,
+) -> StoreResult<(Vec<Conversation>, Option<i64>)> {
+    let number = match (number_at, rows.first()) {
+        (Some(k), Some(row)) => Some(row.try_get(k).map_err(pg_err)?),
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .map(|row| conversation_row(row)?.into_conversation())
+        .collect::<StoreResult<_>>()?;
+    Ok((items, number))
 }
 
 /// A conversation row by position, in the order of `CONVERSATION_COLUMNS` (as the

@@ -491,6 +491,28 @@ pub enum Arg {
     Time(DateTime<Utc>),
 }
 
+impl Arg {
+    /// The parameter's type as sqlx declares it for the same Rust value; declared so
+    /// through tokio-postgres too, PostgreSQL plans a statement as it does for sqlx.
+    pub fn postgres_type(&self) -> tokio_postgres::types::Type {
+        use tokio_postgres::types::Type;
+        match self {
+            Arg::Int(_) => Type::INT8,
+            Arg::Text(_) => Type::TEXT,
+            Arg::Time(_) => Type::TIMESTAMPTZ,
+        }
+    }
+
+    /// The value as a tokio-postgres parameter.
+    pub fn postgres_value(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        match self {
+            Arg::Int(v) => v,
+            Arg::Text(v) => v,
+            Arg::Time(v) => v,
+        }
+    }
+}
+
 /// Builds SQL with numbered placeholders (`$1`, `$2`, ...), which both backends accept.
 #[derive(Debug, Default)]
 pub struct SqlBuilder {

@@ -343,13 +343,7 @@ mod tests {
         assert_eq!(store.read.size(), 0, "every idle reader closed");
         // And the list request's own readers (`sqlite_direct.rs`), several at once.
         let mut readers: Vec<_> = (0..3).map(|_| store.direct.reader()).collect();
-        for reader in &mut readers {
-            use crate::list::ConversationReader;
-            let mut one = crate::rows::SqlBuilder::default();
-            one.push("SELECT 1");
-            let [n] = reader.integers(one).await.expect("a read");
-            assert_eq!(n, 1);
-        }
+        crate::list::each_reader_answers(&mut readers).await;
         drop(readers);
         assert_eq!(store.direct.size(), 3, "list readers were opened");
         tokio::time::sleep(Duration::from_millis(1_000)).await;
