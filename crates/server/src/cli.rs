@@ -218,7 +218,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    let code = runtime.block_on(run(cli));
+    crate::log_writer::flush();
+    code
 }
 
 async fn run(cli: Cli) -> ExitCode {
@@ -242,6 +244,7 @@ async fn run(cli: Cli) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e.message, "switchboard stopped");
+                crate::log_writer::flush();
                 eprintln!("switchboard: {}", e.message);
                 ExitCode::FAILURE
             }
@@ -274,7 +277,13 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colours)
-        .with_writer(std::io::stderr);
+        .with_writer(|| crate::log_writer::BatchedStderr);
+    // The log's lines before a panic's message, as they happened.
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |panic| {
+        crate::log_writer::flush();
+        report_panic(panic);
+    }));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -7,4 +7,5 @@ pub mod config;
 pub mod credentials;
 pub mod files;
 pub mod http;
+pub mod log_writer;
 pub mod oauth;

@@ -44,6 +44,7 @@ cli_backend_tests!(
     first_run_prints_banner_once,
     demo_first_run_loads_searchable_conversations,
     request_logs_are_one_json_line_each,
+    every_log_line_is_written_before_exit,
     sigterm_lets_in_flight_requests_finish_then_exits_0,
     sigterm_stops_stalled_requests_after_the_timeout,
     sigkill_mid_load_loses_no_acknowledged_write,
@@ -1196,6 +1197,62 @@ async fn request_logs_are_one_json_line_each(backend: Backend) {
             serde_json::from_str::<Value>(l).is_ok(),
             "every log line is JSON: {l}"
         );
+    }
+}
+
+/// The log is written in batches (`log_writer`): the lines of the last moments before
+/// the process ends, up to its final "stopped", still reach standard error.
+async fn every_log_line_is_written_before_exit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let client = reqwest::Client::new();
+    let mut server = Server::start(&db.url, "127.0.0.1:0", &["--log-format", "json"]);
+    let banner = server.banner(Duration::from_secs(30)).await;
+    let ids: Vec<String> = (0..20).map(|i| format!("before-exit-{i}")).collect();
+    for id in &ids {
+        let response = client
+            .get(format!("{}/api/v1/conversations", banner.base))
+            .bearer_auth(&banner.token)
+            .header("X-Tenant", banner.tenant.to_string())
+            .header("X-Request-Id", id)
+            .send()
+            .await
+            .expect("list request");
+        assert_eq!(response.status(), 200);
+    }
+    drop(client);
+    sigterm(&server);
+    let status = wait_exit(&mut server, Duration::from_secs(15)).await;
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        server.stderr()
+    );
+    // The process has ended; its pipe is read to its end by the reader thread.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines: Vec<Value> = server
+            .stderr()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect();
+        if lines.iter().any(|l| l["message"] == "stopped") || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let last = lines.last().cloned().unwrap_or(Value::Null);
+    assert_eq!(
+        last["message"],
+        "stopped",
+        "the last line: {}",
+        server.stderr()
+    );
+    for id in &ids {
+        let count = lines
+            .iter()
+            .filter(|l| l["request_id"] == id.as_str())
+            .count();
+        assert_eq!(count, 1, "the line of request {id}: {}", server.stderr());
     }
 }
 
