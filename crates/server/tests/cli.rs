@@ -1221,12 +1221,7 @@ async fn every_log_line_is_written_before_exit(backend: Backend) {
     }
     drop(client);
     sigterm(&server);
-    let status = wait_exit(&mut server, Duration::from_secs(15)).await;
-    assert!(
-        status.success(),
-        "exit status {status}: {}",
-        server.stderr()
-    );
+    wait_clean_exit(&mut server, Duration::from_secs(15)).await;
     // The process has ended; its pipe is read to its end by the reader thread.
     let deadline = Instant::now() + Duration::from_secs(10);
     let lines = loop {
@@ -1326,6 +1321,16 @@ fn sigterm(server: &Server) {
     assert!(status.success(), "kill -TERM {pid}");
 }
 
+/// `wait_exit`, and the exit is a success.
+async fn wait_clean_exit(server: &mut Server, within: Duration) {
+    let status = wait_exit(server, within).await;
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        server.stderr()
+    );
+}
+
 async fn wait_exit(server: &mut Server, within: Duration) -> ExitStatus {
     let deadline = Instant::now() + within;
     loop {
@@ -1368,12 +1373,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_0(backend: Backend) {
         .await
         .expect("read response");
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-    let status = wait_exit(&mut server, Duration::from_secs(10)).await;
-    assert!(
-        status.success(),
-        "exit status {status}: {}",
-        server.stderr()
-    );
+    wait_clean_exit(&mut server, Duration::from_secs(10)).await;
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM messages WHERE user_id IS NOT NULL")
             .await,
@@ -1392,12 +1392,7 @@ async fn sigterm_stops_stalled_requests_after_the_timeout(backend: Backend) {
     let (_stalled, _rest) = half_sent_message(&banner, conversation).await;
     let started = Instant::now();
     sigterm(&server);
-    let status = wait_exit(&mut server, Duration::from_secs(10)).await;
-    assert!(
-        status.success(),
-        "exit status {status}: {}",
-        server.stderr()
-    );
+    wait_clean_exit(&mut server, Duration::from_secs(10)).await;
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "waited for the in-flight request first"
