@@ -7,6 +7,10 @@
 //! (BENCHMARKS.md, "The eleventh machine"). A line reaches standard error at most
 //! `FLUSH_AFTER` late; `flush` writes what is gathered, and the CLI calls it before
 //! the process ends (and before a panic's message).
+//!
+//! Not `tracing-appender`'s non-blocking writer: its thread sleeps on a channel, is
+//! woken by a line that comes while it sleeps, and writes each line with a call of its
+//! own, so the system call per line stays, only on another thread, with wake-ups added.
 
 use std::io::Write;
 use std::sync::{Condvar, Mutex, MutexGuard, Once, OnceLock};
@@ -43,7 +47,7 @@ enum Added {
 impl Batches {
     fn new() -> Batches {
         Batches {
-            pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            pending: Mutex::new(Vec::new()),
             begun: Condvar::new(),
             output: Mutex::new(()),
         }
