@@ -93,7 +93,26 @@ pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str, &'static str)>
     Some((kind.mime_type(), message_type, kind.extension()))
 }
 
-/// Signs and checks `path?expires=..&signature=..` with HMAC-SHA256.
+/// What a download URL grants: the file of one message, for as long as the URL lasts
+/// and the message is not deleted. The message is in the URL (and under the signature)
+/// so that a download can check it is still there: a file's key is named by its bytes,
+/// and another message may still hold the same file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileGrant<'a> {
+    pub key: &'a str,
+    pub conversation_id: i64,
+    pub message_id: i64,
+}
+
+impl FileGrant<'_> {
+    /// The tenant a key was stored under: keys are `{tenant}/{sha256}.{extension}`.
+    pub fn tenant(&self) -> Option<i64> {
+        self.key.split_once('/')?.0.parse().ok().filter(|t| *t > 0)
+    }
+}
+
+/// Signs and checks `path?conversation=..&message=..&expires=..&signature=..` with
+/// HMAC-SHA256.
 pub struct UrlSigner {
     key: Vec<u8>,
     pub ttl_secs: i64,
@@ -107,29 +126,37 @@ impl UrlSigner {
         }
     }
 
-    fn signature(&self, key: &str, expires: i64) -> String {
+    fn signature(&self, grant: FileGrant<'_>, expires: i64) -> String {
         // new_from_slice only fails for fixed-size keys; HMAC takes any length.
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
             Ok(mac) => mac,
             Err(_) => return String::new(),
         };
-        mac.update(key.as_bytes());
-        mac.update(b"\n");
-        mac.update(expires.to_string().as_bytes());
+        // A key holds no newline (is_safe_key), so the fields cannot run into each other.
+        mac.update(
+            format!(
+                "{}\n{}\n{}\n{expires}",
+                grant.key, grant.conversation_id, grant.message_id
+            )
+            .as_bytes(),
+        );
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// A download URL for `key`, valid until `now + ttl`.
-    pub fn url(&self, base: &str, key: &str, now: i64) -> String {
+    /// A download URL for the grant, valid until `now + ttl`.
+    pub fn url(&self, base: &str, grant: FileGrant<'_>, now: i64) -> String {
         let expires = now + self.ttl_secs;
         format!(
-            "{base}/api/v1/files/{key}?expires={expires}&signature={}",
-            self.signature(key, expires)
+            "{base}/api/v1/files/{}?conversation={}&message={}&expires={expires}&signature={}",
+            grant.key,
+            grant.conversation_id,
+            grant.message_id,
+            self.signature(grant, expires)
         )
     }
 
-    pub fn verify(&self, key: &str, expires: i64, signature: &str, now: i64) -> bool {
-        let expected = self.signature(key, expires);
+    pub fn verify(&self, grant: FileGrant<'_>, expires: i64, signature: &str, now: i64) -> bool {
+        let expected = self.signature(grant, expires);
         now < expires
             && !expected.is_empty()
             && bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
@@ -157,25 +184,59 @@ mod tests {
         }
     }
 
+    const GRANT: FileGrant<'static> = FileGrant {
+        key: "1/abc.png",
+        conversation_id: 7,
+        message_id: 42,
+    };
+
     #[test]
-    fn signatures_expire_and_bind_the_key() {
+    fn signatures_expire_and_bind_the_key_and_the_message() {
         let signer = UrlSigner::new(b"secret", 60);
-        let url = signer.url("http://h", "1/abc.png", 1000);
-        let signature = url.rsplit("signature=").next().unwrap();
-        assert!(signer.verify("1/abc.png", 1060, signature, 1059));
+        let url = signer.url("http://h", GRANT, 1000);
         assert!(
-            !signer.verify("1/abc.png", 1060, signature, 1060),
-            "expired"
+            url.starts_with(
+                "http://h/api/v1/files/1/abc.png?conversation=7&message=42&expires=1060&signature="
+            ),
+            "{url}"
         );
+        let signature = url.rsplit("signature=").next().unwrap();
+        assert!(signer.verify(GRANT, 1060, signature, 1059));
+        assert!(!signer.verify(GRANT, 1060, signature, 1060), "expired");
+        let other_key = FileGrant {
+            key: "2/abc.png",
+            ..GRANT
+        };
         assert!(
-            !signer.verify("2/abc.png", 1060, signature, 1000),
+            !signer.verify(other_key, 1060, signature, 1000),
             "other key"
         );
+        let other_message = FileGrant {
+            message_id: 43,
+            ..GRANT
+        };
         assert!(
-            !signer.verify("1/abc.png", 9999, signature, 1000),
-            "other expiry"
+            !signer.verify(other_message, 1060, signature, 1000),
+            "other message"
         );
-        assert!(!UrlSigner::new(b"other", 60).verify("1/abc.png", 1060, signature, 1000));
+        let other_conversation = FileGrant {
+            conversation_id: 8,
+            ..GRANT
+        };
+        assert!(
+            !signer.verify(other_conversation, 1060, signature, 1000),
+            "other conversation"
+        );
+        assert!(!signer.verify(GRANT, 9999, signature, 1000), "other expiry");
+        assert!(!UrlSigner::new(b"other", 60).verify(GRANT, 1060, signature, 1000));
+    }
+
+    #[test]
+    fn a_key_names_its_tenant() {
+        assert_eq!(GRANT.tenant(), Some(1));
+        for key in ["abc.png", "0/abc.png", "x/abc.png", "-1/abc.png"] {
+            assert_eq!(FileGrant { key, ..GRANT }.tenant(), None, "{key}");
+        }
     }
 
     #[test]

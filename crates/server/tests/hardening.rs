@@ -826,7 +826,12 @@ async fn hostile_input_gets_json_4xx_on_every_endpoint(app: TestApp) {
                 }
             }
             Auth::Signature => {
-                for query in ["", "?expires=1&signature=abc", "?expires=-1&signature=%00"] {
+                for query in [
+                    "",
+                    "?expires=1&signature=abc",
+                    "?expires=-1&signature=%00",
+                    "?conversation=1&message=1&expires=99999999999&signature=abc",
+                ] {
                     let url = app.url(&format!("{}{query}", e.path));
                     let (status, _) =
                         expect_4xx(app.client.get(url), shape, &format!("{label}{query}")).await;

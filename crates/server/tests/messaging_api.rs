@@ -1291,6 +1291,70 @@ async fn media_round_trip_with_expiring_url(app: TestApp) {
     assert_eq!(refused.status(), 403);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"], "invalid_signature", "{body}");
+    let message_id = m["id"].as_i64().expect("message id");
+    let other_message = link.replace(
+        &format!("message={message_id}"),
+        &format!("message={}", message_id + 1),
+    );
+    assert_ne!(other_message, link);
+    assert_eq!(
+        app.client
+            .get(&other_message)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403,
+        "the signature binds the message"
+    );
+    // The same bytes again: one file on disk, held by two messages.
+    assert_eq!(
+        upload(PNG.to_vec(), "again.png").await.unwrap().status(),
+        201
+    );
+    let (_, page) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    let second_link = page["data"][0]["file_temporary_url"]
+        .as_str()
+        .expect("signed url")
+        .to_string();
+    assert_eq!(page["data"][1]["id"].as_i64(), Some(message_id));
+    // Deleting the first message takes its file away at once, not when its link
+    // expires; the second message's link still serves the same bytes.
+    let (status, body) = delete(
+        &app,
+        &s.m,
+        &format!(
+            "/api/v1/conversations/{}/messages/{message_id}",
+            s.conversation
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let gone = app.client.get(&link).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    let body: Value = gone.json().await.unwrap();
+    assert_eq!(body["error"], "not_found", "{body}");
+    let kept = app.client.get(&second_link).send().await.unwrap();
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.bytes().await.unwrap().as_ref(), PNG.as_slice());
+    // A link names its tenant by the key: another tenant's file cannot be reached
+    // by changing the key's tenant (the signature binds the key).
+    let other_tenant = second_link.replacen(
+        &format!("/files/{}/", s.m.tenant),
+        &format!("/files/{}/", s.m.tenant + 1),
+        1,
+    );
+    assert_ne!(other_tenant, second_link);
+    assert_eq!(
+        app.client.get(&other_tenant).send().await.unwrap().status(),
+        403
+    );
+    let link = second_link;
     app.advance(app.config.file_url_ttl_secs);
     assert_eq!(
         app.client.get(&link).send().await.unwrap().status(),

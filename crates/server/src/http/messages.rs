@@ -47,9 +47,14 @@ pub async fn actor(state: &AppState, scope: &TenantScope) -> Result<Actor, ApiEr
 
 pub fn message_resource(state: &AppState, headers: &HeaderMap, m: &Message) -> MessageResource {
     let url = m.file.as_ref().map(|f| {
+        let grant = crate::files::FileGrant {
+            key: &f.path,
+            conversation_id: m.conversation_id,
+            message_id: m.id,
+        };
         state.signer.url(
             &state.base_url(headers),
-            &f.path,
+            grant,
             state.clock.now().timestamp(),
         )
     });
