@@ -91,7 +91,8 @@ pub enum TenantCommand {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user and make it a member of a tenant. With an e-mail that already
-    /// exists, adds the existing user to the tenant (the password is left as it is).
+    /// exists, adds the existing user to the tenant (no --password needed; one given
+    /// is not used: the user's password is left as it is).
     Create {
         #[arg(long)]
         tenant: i64,
@@ -99,8 +100,9 @@ pub enum UserCommand {
         email: String,
         #[arg(long)]
         name: String,
+        /// Required for a new user (at least 8 characters).
         #[arg(long, env = "SWITCHBOARD_USER_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
         /// Role in the tenant: owner, admin or agent (default agent for a new
         /// membership; an existing membership keeps its role unless this is given).
         #[arg(long)]
@@ -185,6 +187,21 @@ impl From<StoreError> for CliError {
     }
 }
 
+/// clap's error as one line: its first line and the lines that complete it (the
+/// missing arguments, say), without the usage and the hint after them.
+fn argument_error_message(rendered: &str) -> String {
+    let message = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match message.trim_start_matches("error: ") {
+        "" => "invalid arguments".to_string(),
+        message => message.to_string(),
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -195,15 +212,9 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             let _ = e.print();
-            let rendered = e.to_string();
-            let message = rendered
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
             println!(
                 "{}",
-                json!({"error": "invalid_arguments", "message": message})
+                json!({"error": "invalid_arguments", "message": argument_error_message(&e.to_string())})
             );
             return ExitCode::from(2);
         }
@@ -423,7 +434,7 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
             let role: Option<Role> = role.map(|r| r.parse()).transpose().map_err(|_| {
                 CliError::new("invalid_argument", "--role must be owner, admin or agent")
             })?;
-            if password.chars().count() < 8 {
+            if password.as_ref().is_some_and(|p| p.chars().count() < 8) {
                 return Err(CliError::new(
                     "invalid_argument",
                     "--password must have at least 8 characters",
@@ -438,6 +449,12 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
             let (user, created) = match store.find_user_by_email(&email).await? {
                 Some(user) => (user, false),
                 None => {
+                    let password = password.ok_or_else(|| {
+                        CliError::new(
+                            "invalid_argument",
+                            format!("--password is required: there is no user {email} yet"),
+                        )
+                    })?;
                     let password_hash = hash_password(&password)
                         .map_err(|e| CliError::new("password_error", e.to_string()))?;
                     let new = NewUser {
@@ -726,6 +743,29 @@ mod tests {
         assert!(bootstrap::ALL_SCOPES
             .iter()
             .all(|s| KNOWN_SCOPES.contains(s)));
+    }
+
+    #[test]
+    fn an_argument_error_names_what_is_missing_on_one_line() {
+        let error = Cli::try_parse_from(["switchboard", "channel", "create", "--tenant", "1"])
+            .expect_err("arguments missing");
+        let message = argument_error_message(&error.to_string());
+        assert!(
+            message.starts_with("the following required arguments were not provided: --type"),
+            "{message}"
+        );
+        for missing in ["--type", "--name", "--address"] {
+            assert!(message.contains(missing), "{missing}: {message}");
+        }
+        assert!(!message.contains("Usage"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+        let error = Cli::try_parse_from(["switchboard", "token", "create", "--user", "abc"])
+            .expect_err("not a number");
+        let message = argument_error_message(&error.to_string());
+        assert!(
+            message.starts_with("invalid value 'abc' for '--user <USER>'"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -599,6 +599,29 @@ async fn operator_commands_print_one_json_object(backend: Backend) {
     assert_eq!(again["created"], false, "{again}");
     assert_eq!(again["tenant_id"], beta_id, "{again}");
     assert_eq!(again["role"], "admin", "{again}");
+    // An existing user needs no password to join another tenant.
+    let gamma = id_of(
+        &ok(url, &["tenant", "create", "--name", "Gamma"]).await,
+        "tenant create",
+    );
+    let joined = ok(
+        url,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            &gamma.to_string(),
+            "--email",
+            "ayse@example.com",
+            "--name",
+            "Ayşe Yılmaz",
+        ],
+    )
+    .await;
+    assert_eq!(id_of(&joined, "user create without --password"), user_id);
+    assert_eq!(joined["created"], false, "{joined}");
+    assert_eq!(joined["tenant_id"], gamma, "{joined}");
+    assert_eq!(joined["role"], "agent", "{joined}");
 
     // Run again for a tenant the user is in: the role stays unless --role is given,
     // and a tenant's only owner cannot be demoted from here either.
@@ -742,7 +765,8 @@ async fn operator_commands_print_one_json_object(backend: Backend) {
         memberships,
         [
             (acme_id, "agent".to_string()),
-            (beta_id, "admin".to_string())
+            (beta_id, "admin".to_string()),
+            (gamma, "agent".to_string())
         ],
         "user create with an existing e-mail adds a membership: {tenants}"
     );
@@ -939,6 +963,43 @@ async fn operator_errors_print_one_json_object_and_fail(backend: Backend) {
     // Arguments that do not parse are reported as one JSON object too.
     let e = fail(url, &["token", "create", "--user", "abc"]).await;
     assert_eq!(e["error"], "invalid_arguments", "unparsable --user: {e}");
+    assert!(
+        e["message"].as_str().is_some_and(|m| m.contains("'abc'")),
+        "the message says what did not parse: {e}"
+    );
+    let e = fail(url, &["channel", "create", "--tenant", &tenant_arg]).await;
+    assert_eq!(e["error"], "invalid_arguments", "{e}");
+    let message = e["message"].as_str().unwrap_or_default();
+    for missing in ["--type", "--name", "--address"] {
+        assert!(message.contains(missing), "names {missing}: {e}");
+    }
+    // A new user needs a password; an existing one is added without.
+    let e = fail(
+        url,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            &tenant_arg,
+            "--email",
+            "nopassword@acme.test",
+            "--name",
+            "No Password",
+        ],
+    )
+    .await;
+    assert_eq!(e["error"], "invalid_argument", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--password")),
+        "{e}"
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM users").await,
+        1,
+        "a user create without a password writes nothing"
+    );
 }
 
 async fn database_url_sources_and_precedence(backend: Backend) {
