@@ -67,8 +67,9 @@ pub enum ClientCommand {
         tenant: i64,
         #[arg(long)]
         name: String,
-        /// An exact redirect URI; repeat for several.
-        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        /// An exact redirect URI; repeat for several. A public client needs one; a
+        /// confidential client used only for client credentials may have none.
+        #[arg(long = "redirect-uri", value_name = "URI")]
         redirect_uri: Vec<String>,
         /// A public client (browser or mobile app): no secret, PKCE required.
         #[arg(long)]

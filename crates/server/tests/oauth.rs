@@ -1893,6 +1893,67 @@ async fn client_management_api(app: TestApp) {
         assert_eq!(err["error"], "validation_failed");
         assert!(err["errors"][field].is_array(), "{field}: {err}");
     }
+    // A public client needs a redirect URI; a confidential one for client
+    // credentials alone may have none, and no authorization request can name it.
+    for no_uris in [
+        json!({}),
+        json!({"redirect_uris": null}),
+        json!({"redirect_uris": []}),
+    ] {
+        let mut body = json!({"name": "Public", "public": true});
+        body.as_object_mut()
+            .unwrap()
+            .extend(no_uris.as_object().unwrap().clone());
+        let (status, err) =
+            status_of(api(&app, M::POST, "/api/v1/oauth/clients", &m.token, m.tenant).json(&body))
+                .await;
+        assert_eq!(status, 422, "{body}: {err}");
+        assert_eq!(
+            err["errors"]["redirect_uris"][0],
+            "The redirect uris field is required for a public client.",
+            "{err}"
+        );
+    }
+    let (status, backend) = status_of(
+        api(&app, M::POST, "/api/v1/oauth/clients", &m.token, m.tenant)
+            .json(&json!({"name": "Backend", "scopes": ["conversations:read"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{backend}");
+    assert_eq!(backend["data"]["redirect_uris"], json!([]), "{backend}");
+    let backend_id = s(&backend["data"]["client_id"]).to_string();
+    let (status, _, t) = token_request(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &backend_id),
+            ("client_secret", s(&backend["data"]["client_secret"])),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        list_status(&app, s(&t["access_token"]), m.tenant).await,
+        200
+    );
+    let query = authorize_query(
+        &backend_id,
+        "https://anything.example.com/cb",
+        "conversations:read",
+        Some(&challenge(&verifier())),
+    );
+    let page = browser()
+        .get(app.url(&format!("/oauth/authorize?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400, "refused on the server's page");
+    assert!(page.headers().get(LOCATION).is_none(), "nothing redirected");
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("The redirect_uri is not registered for this application."));
     // The secret works; deleting the client ends its tokens at once.
     let (_, _, t) = token_request(
         &app,
@@ -2338,13 +2399,28 @@ async fn cli_creates_clients(app: TestApp) {
     ]);
     assert!(!ok);
     assert_eq!(out["error"], "not_found");
+    // Without a redirect URI: a confidential client (client credentials alone) yes,
+    // a public one no.
+    let (ok, out) = run(&["client", "create", "--tenant", &t, "--name", "Backend"]);
+    assert!(ok, "{out}");
+    assert_eq!(out["redirect_uris"], json!([]), "{out}");
+    assert!(s(&out["client_secret"]).starts_with("sbs_"));
+    let (ok, out) = run(&[
+        "client", "create", "--tenant", &t, "--name", "App", "--public",
+    ]);
+    assert!(!ok);
+    assert_eq!(out["error"], "invalid_argument", "{out}");
+    assert!(
+        s(&out["message"]).contains("required for a public client"),
+        "{out}"
+    );
     // The client works against the server.
     let listed = app
         .store
         .list_oauth_clients(TenantId(tenant))
         .await
         .unwrap();
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
 }
 
 async fn concurrent_uses_of_a_code_or_refresh_token_have_one_winner(app: TestApp) {

@@ -69,8 +69,10 @@ pub struct CreateClientRequest {
     #[schema(max_length = 255, example = "Front desk dashboard")]
     name: String,
     /// Exact redirect URIs: https, http on localhost, or a reverse-domain app scheme.
+    /// Required for a public client; a confidential client used only for client
+    /// credentials may have none (it cannot use the authorization-code flow).
     #[schema(example = json!(["https://app.example.com/callback"]))]
-    redirect_uris: Vec<String>,
+    redirect_uris: Option<Vec<String>>,
     /// A public client (no secret; PKCE only). Default false.
     public: Option<bool>,
     /// Scopes the client may ask for (array or space-separated). Default `read write`.
@@ -140,10 +142,8 @@ pub async fn create(
     let mut v = Validator::new(&input);
     let name = v.required_string("name", crate::oauth::clients::NAME_MAX);
     let redirect_uris = match input.get("redirect_uris") {
-        None | Some(Value::Null) => {
-            v.fail("redirect_uris", "The redirect uris field is required.");
-            Vec::new()
-        }
+        // Required for a public client: `clients::validate` says so.
+        None | Some(Value::Null) => Vec::new(),
         Some(value) => strings(value).unwrap_or_else(|| {
             v.fail(
                 "redirect_uris",

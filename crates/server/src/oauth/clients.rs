@@ -74,10 +74,12 @@ pub fn validate(spec: &ClientSpec) -> Result<(), Vec<Invalid>> {
             "The name field must not contain control characters.".to_string(),
         ));
     }
-    if spec.redirect_uris.is_empty() {
+    // A confidential client may be for client credentials alone, which redirect
+    // nowhere; a public client has only the authorization-code flow.
+    if spec.redirect_uris.is_empty() && spec.public {
         errors.push((
             "redirect_uris",
-            "The redirect uris field is required.".to_string(),
+            "The redirect uris field is required for a public client.".to_string(),
         ));
     } else if spec.redirect_uris.len() > MAX_REDIRECT_URIS {
         errors.push((
