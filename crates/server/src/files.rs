@@ -203,30 +203,32 @@ mod tests {
         let signature = url.rsplit("signature=").next().unwrap();
         assert!(signer.verify(GRANT, 1060, signature, 1059));
         assert!(!signer.verify(GRANT, 1060, signature, 1060), "expired");
-        let other_key = FileGrant {
-            key: "2/abc.png",
-            ..GRANT
-        };
-        assert!(
-            !signer.verify(other_key, 1060, signature, 1000),
-            "other key"
-        );
-        let other_message = FileGrant {
-            message_id: 43,
-            ..GRANT
-        };
-        assert!(
-            !signer.verify(other_message, 1060, signature, 1000),
-            "other message"
-        );
-        let other_conversation = FileGrant {
-            conversation_id: 8,
-            ..GRANT
-        };
-        assert!(
-            !signer.verify(other_conversation, 1060, signature, 1000),
-            "other conversation"
-        );
+        let others = [
+            (
+                "other key",
+                FileGrant {
+                    key: "2/abc.png",
+                    ..GRANT
+                },
+            ),
+            (
+                "other message",
+                FileGrant {
+                    message_id: 43,
+                    ..GRANT
+                },
+            ),
+            (
+                "other conversation",
+                FileGrant {
+                    conversation_id: 8,
+                    ..GRANT
+                },
+            ),
+        ];
+        for (what, other) in others {
+            assert!(!signer.verify(other, 1060, signature, 1000), "{what}");
+        }
         assert!(!signer.verify(GRANT, 9999, signature, 1000), "other expiry");
         assert!(!UrlSigner::new(b"other", 60).verify(GRANT, 1060, signature, 1000));
     }
