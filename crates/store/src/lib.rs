@@ -22,6 +22,8 @@ mod sqlite;
 mod sqlite_build;
 mod sqlite_direct;
 mod sqlite_memory;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

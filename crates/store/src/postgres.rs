@@ -182,32 +182,11 @@ mod tests {
     use super::*;
     use sqlx::Connection as _;
 
-    /// A database of its own for a test, made from `TEST_POSTGRES_URL`'s server; the
-    /// caller drops it with `drop_database` at the end (a failed test leaves it, named
-    /// by the test and the process).
-    async fn create_database(test: &str) -> (String, String) {
-        let admin = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL");
-        let name = format!("sbunit_{test}_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin");
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::query(&sql).execute(&mut conn).await.expect(&sql);
-        }
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(base, _)| base);
-        (format!("{base}/{name}"), name)
-    }
-
-    async fn drop_database(name: &str) {
-        let admin = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL");
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .expect("drop the test database");
+    /// A database of its own for a test, dropped with the guard (also when the test
+    /// fails).
+    async fn test_database() -> crate::test_support::PgTestDatabase {
+        let admin = crate::test_support::test_postgres_url().expect("TEST_POSTGRES_URL");
+        crate::test_support::PgTestDatabase::create(&admin, "sbunit").await
     }
 
     /// The list request reads PostgreSQL through tokio-postgres (`postgres_direct.rs`);
@@ -217,7 +196,8 @@ mod tests {
     #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
     async fn the_direct_list_reads_what_sqlx_reads() {
         use crate::list_parity::*;
-        let (url, name) = create_database("list_parity").await;
+        let db = test_database().await;
+        let url = db.url().to_string();
         let store = PgStore::connect(&url, &options()).await.expect("open");
         store.migrate().await.expect("migrate");
         let (counts, settings) = (store.search_counts(), store.list_settings());
@@ -225,14 +205,14 @@ mod tests {
         let sqlx = || crate::list::SqlxReader::new(&store.read);
         readers_agree(&store, counts, settings, direct, sqlx).await;
         store.close_pools().await;
-        drop_database(&name).await;
     }
 
     /// An idle server closes its list connections as sqlx's pools close theirs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
     async fn idle_list_connections_close() {
-        let (url, name) = create_database("list_idle").await;
+        let db = test_database().await;
+        let url = db.url().to_string();
         let options = StoreOptions {
             idle_timeout: Duration::from_millis(300),
             ..StoreOptions::default()
@@ -245,7 +225,6 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1_000)).await;
         assert_eq!(store.list.size(), 0, "every idle list connection closed");
         store.close_pools().await;
-        drop_database(&name).await;
     }
 
     /// The list's connections are not pinged when taken from their pool: one that
@@ -254,7 +233,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(not(pg_tests), ignore = "TEST_POSTGRES_URL is not set")]
     async fn the_list_reconnects_after_postgres_closed_its_connections() {
-        let (url, name) = create_database("list_reconnects").await;
+        let db = test_database().await;
+        let url = db.url().to_string();
         let store = PgStore::connect(&url, &StoreOptions::default())
             .await
             .expect("open");
@@ -293,6 +273,5 @@ mod tests {
         read_on_every_connection().await;
         assert_eq!(list_connections().await, connections as i64);
         store.close_pools().await;
-        drop_database(&name).await;
     }
 }

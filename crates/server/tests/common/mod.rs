@@ -12,6 +12,7 @@ use switchboard::app::{self, AppState};
 use switchboard::bootstrap::issue_personal_token;
 use switchboard::config::Config;
 use switchboard_core::*;
+use switchboard_store::test_support::{test_postgres_url, PgTestDatabase};
 use switchboard_store::{Database, StoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +56,10 @@ pub struct TestDatabase {
     pub backend: Backend,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    pg_name: Option<(String, String)>,
+    _pg: Option<PgTestDatabase>,
 }
 
+/// Numbers the e-mail addresses of `TestApp::member`.
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestDatabase {
@@ -70,31 +72,18 @@ impl TestDatabase {
                     backend,
                     url,
                     _dir: Some(dir),
-                    pg_name: None,
+                    _pg: None,
                 }
             }
             Backend::Postgres => {
-                let admin = std::env::var("TEST_POSTGRES_URL")
+                let admin = test_postgres_url()
                     .expect("TEST_POSTGRES_URL must be set to run the PostgreSQL tests");
-                let name = format!(
-                    "sbtest_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst),
-                    rand_suffix()
-                );
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-                    .await
-                    .expect("connect to TEST_POSTGRES_URL");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                let url = with_database(&admin, &name);
+                let pg = PgTestDatabase::create(&admin, "sbtest").await;
                 TestDatabase {
                     backend,
-                    url,
+                    url: pg.url().to_string(),
                     _dir: None,
-                    pg_name: Some((admin, name)),
+                    _pg: Some(pg),
                 }
             }
         }
@@ -141,62 +130,6 @@ impl TestDatabase {
                     .expect("scalar")
             }
         }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.pg_name.take() else {
-            return;
-        };
-        // Drop runs outside any runtime we may block; use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                rt.block_on(async {
-                    if let Ok(mut conn) =
-                        <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
-                    {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut conn)
-                                .await;
-                    }
-                });
-            }
-        })
-        .join();
-    }
-}
-
-fn rand_suffix() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    (h.finish() % 1_000_000) as u32
-}
-
-/// `admin` with its database name replaced by `name`.
-pub fn with_database(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (admin, None),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
     }
 }
 

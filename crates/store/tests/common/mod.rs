@@ -10,13 +10,10 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
-use sqlx::Connection;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use switchboard_core::Store;
+use switchboard_store::test_support::{test_postgres_url, PgTestDatabase};
 use switchboard_store::{Database, StoreOptions};
-
-const PG_ENV: &str = "TEST_POSTGRES_URL";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -31,7 +28,7 @@ pub struct TestDb {
     pub url: String,
     pub store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
-    _pg: Option<PgDatabaseGuard>,
+    _pg: Option<PgTestDatabase>,
 }
 
 impl TestDb {
@@ -45,11 +42,9 @@ impl TestDb {
                 (url, Some(dir), None)
             }
             Backend::Postgres => {
-                let admin = std::env::var(PG_ENV)
-                    .ok()
-                    .filter(|v| !v.trim().is_empty())?;
-                let guard = PgDatabaseGuard::create(&admin).await;
-                (guard.url.clone(), None, Some(guard))
+                let admin = test_postgres_url()?;
+                let guard = PgTestDatabase::create(&admin, "sbstore").await;
+                (guard.url().to_string(), None, Some(guard))
             }
         };
         let database = Database::connect(&url, &StoreOptions::default())
@@ -131,89 +126,6 @@ impl TestDb {
         });
         assert_eq!(updated, 1, "blacklist entry {id} updated");
     }
-}
-
-/// A PostgreSQL database made for one test; dropped (WITH FORCE) when the guard
-/// drops, also while a failing test unwinds.
-pub struct PgDatabaseGuard {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabaseGuard {
-    async fn create(admin: &str) -> PgDatabaseGuard {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sbstore_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut conn = sqlx::PgConnection::connect(admin)
-            .await
-            .expect("connect to TEST_POSTGRES_URL");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .expect("drop a stale test database of the same name");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
-        // From here on the guard owns the database.
-        let guard = PgDatabaseGuard {
-            admin: admin.to_string(),
-            url: with_database(admin, &name),
-            name,
-        };
-        let _ = conn.close().await;
-        guard
-    }
-}
-
-impl Drop for PgDatabaseGuard {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // The test's runtime may be gone or busy unwinding: use a thread with its own.
-        let outcome = std::thread::spawn(move || -> Result<(), String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(&sql)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let _ = conn.close().await;
-                Ok(())
-            })
-        })
-        .join();
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
-            Err(_) => eprintln!("dropping test database {} panicked", self.name),
-        }
-    }
-}
-
-/// `admin` with its database path replaced by `name` (query string kept).
-fn with_database(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.find('?') {
-        Some(q) => (&admin[..q], &admin[q..]),
-        None => (admin, ""),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map(|i| authority_start + i)
-        .unwrap_or(base.len());
-    format!("{}/{}{}", &base[..path_start], name, query)
 }
 
 /// Runs each `async fn name(db: TestDb)` once per backend.
