@@ -245,6 +245,21 @@ async fn submit(
     b.post(app.url(action)).form(&fields).send().await.unwrap()
 }
 
+/// Asks for `/oauth/authorize?{query}` and checks it is refused on the server's own
+/// error page (400), nothing redirected; returns the page.
+async fn refused_on_the_servers_page(app: &TestApp, b: &Client, query: &str) -> String {
+    let r = b
+        .get(app.url(&format!("/oauth/authorize?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "{query}");
+    assert!(r.headers().get(LOCATION).is_none(), "{query}");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"error\""), "{html}");
+    html
+}
+
 /// Signs in on the login page and returns the consent page.
 async fn sign_in(app: &TestApp, b: &Client, query: &str, email: &str) -> String {
     let login = b
@@ -953,15 +968,7 @@ async fn bad_client_or_redirect_uri_shows_a_page_and_never_redirects(app: TestAp
         format!("response_type=code&client_id={}", c.client_id),
         "response_type=code".to_string(),
     ] {
-        let r = b
-            .get(app.url(&format!("/oauth/authorize?{query}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "{query}");
-        assert!(r.headers().get(LOCATION).is_none(), "{query}");
-        let html = r.text().await.unwrap();
-        assert!(html.contains("id=\"error\""), "{html}");
+        refused_on_the_servers_page(&app, &b, &query).await;
     }
     // The code is bound to the redirect URI it was issued for.
     let v = verifier();
@@ -1942,18 +1949,11 @@ async fn client_management_api(app: TestApp) {
         "conversations:read",
         Some(&challenge(&verifier())),
     );
-    let page = browser()
-        .get(app.url(&format!("/oauth/authorize?{query}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 400, "refused on the server's page");
-    assert!(page.headers().get(LOCATION).is_none(), "nothing redirected");
-    assert!(page
-        .text()
-        .await
-        .unwrap()
-        .contains("The redirect_uri is not registered for this application."));
+    let html = refused_on_the_servers_page(&app, &browser(), &query).await;
+    assert!(
+        html.contains("The redirect_uri is not registered for this application."),
+        "{html}"
+    );
     // The secret works; deleting the client ends its tokens at once.
     let (_, _, t) = token_request(
         &app,

@@ -57,10 +57,6 @@ impl PgTestDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 impl Drop for PgTestDatabase {

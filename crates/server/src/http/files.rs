@@ -75,7 +75,8 @@ pub async fn download(
         .store
         .get_message(TenantId(tenant), grant.conversation_id, grant.message_id)
         .await?;
-    if message.and_then(|m| m.file).map(|f| f.path) != Some(key.clone()) {
+    let still_held = message.and_then(|m| m.file).is_some_and(|f| f.path == key);
+    if !still_held {
         return Err(ApiError::new(ErrorCode::NotFound));
     }
     let bytes = state
