@@ -49,7 +49,9 @@ pub trait MessagingStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<Message, MessageChangeError>>;
 
-    /// Soft delete: the row stays, its text and file are no longer returned.
+    /// Soft delete: the row stays, its text and file are no longer returned. A file
+    /// the message held is due for the sweeper (`FileRecords::sweep_file`), which removes its
+    /// bytes unless another live message holds the same file.
     async fn delete_message(
         &self,
         tenant: TenantId,

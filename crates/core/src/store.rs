@@ -33,7 +33,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait Store:
-    crate::messaging_store::MessagingStore + crate::auth_store::AuthStore + Send + Sync + 'static
+    crate::messaging_store::MessagingStore
+    + crate::auth_store::AuthStore
+    + crate::files::FileRecords
+    + Send
+    + Sync
+    + 'static
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

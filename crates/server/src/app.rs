@@ -11,9 +11,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-use switchboard_core::files::FileStore;
 use switchboard_core::service::{
-    Blacklists, Channels, Conversations, Customers, Inbound, Messages,
+    Blacklists, Channels, Conversations, Customers, Inbound, MediaFiles, Messages,
 };
 use switchboard_core::{Clock, Store, StoreError};
 use tokio::net::TcpListener;
@@ -35,7 +34,8 @@ pub struct Shared {
     pub channels: Channels,
     pub customers: Customers,
     pub inbound: Inbound,
-    pub files: Arc<dyn FileStore>,
+    /// Message media: uploads, downloads and the sweeper of unheld files.
+    pub media: MediaFiles,
     pub signer: UrlSigner,
     /// Checked bearer tokens; every revocation path invalidates it.
     pub token_cache: TokenCache,
@@ -72,7 +72,11 @@ impl AppState {
                 channels: Channels::new(store.clone(), clock.clone()),
                 customers: Customers::new(store.clone(), clock.clone()),
                 inbound: Inbound::new(store.clone(), clock.clone()),
-                files: Arc::new(LocalFiles::new(config.files_dir.clone())),
+                media: MediaFiles::new(
+                    store.clone(),
+                    Arc::new(LocalFiles::new(config.files_dir.clone())),
+                    clock.clone(),
+                ),
                 signer: UrlSigner::new(signing_key.as_bytes(), config.file_url_ttl_secs),
                 limiter: RateLimiter::new(config.rate_limit_per_minute),
                 token_cache: TokenCache::default(),
@@ -139,6 +143,12 @@ pub async fn serve(
     let trusted_proxies: Arc<[ipnet::IpNet]> = state.config.trusted_proxies.clone().into();
     let revocations = tokio::spawn(crate::oauth::cache::watch_revocations(state.clone()));
     let _stop_watching = AbortOnDrop(revocations);
+    let _stop_sweeping = state.config.file_sweep_interval.map(|interval| {
+        AbortOnDrop(tokio::spawn(crate::files::sweep_periodically(
+            state.clone(),
+            interval,
+        )))
+    });
     let slots = Arc::new(tokio::sync::Semaphore::new(
         state.config.max_connections.max(1),
     ));

@@ -56,6 +56,16 @@ pub enum Command {
     /// Manage OAuth clients (applications).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the files directory.
+    #[command(subcommand)]
+    Files(FilesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// Remove the files that no live message holds (what a running server does every
+    /// --file-sweep-interval-secs), now. Prints how many went and how many stay.
+    Sweep,
 }
 
 #[derive(Debug, Subcommand)]
@@ -405,6 +415,25 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
                 .map_err(|e| CliError::new("migration_failed", e.to_string()))?;
             let store = db.into_store();
             Ok(json!({"backend": store.backend(), "migrations_applied": applied}))
+        }
+        Command::Files(FilesCommand::Sweep) => {
+            let store = open(config).await?;
+            let media = switchboard_core::service::MediaFiles::new(
+                store,
+                Arc::new(crate::files::LocalFiles::new(config.files_dir.clone())),
+                Arc::new(clock),
+            );
+            let report = crate::files::sweep_once(&media, config).await?;
+            if let Some((key, e)) = report.failed {
+                return Err(CliError::new(
+                    "file_store_error",
+                    format!(
+                        "removed {} files, then could not remove {key}: {e}",
+                        report.removed
+                    ),
+                ));
+            }
+            Ok(json!({"removed": report.removed, "kept": report.held}))
         }
         Command::Tenant(TenantCommand::Create { name }) => {
             let name = name.trim();

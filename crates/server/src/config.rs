@@ -43,6 +43,9 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// How long a signed file URL stays valid.
     pub file_url_ttl_secs: i64,
+    /// How often the server removes the bytes of files no live message holds;
+    /// `None`: never (an operator runs `switchboard files sweep` instead).
+    pub file_sweep_interval: Option<Duration>,
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the server stops.
     pub shutdown_timeout: Duration,
     /// Connections served at once; more wait in the accept backlog.
@@ -75,6 +78,7 @@ impl Default for Config {
             files_dir: std::path::PathBuf::from("./data/files"),
             max_upload_bytes: 50 * 1024 * 1024,
             file_url_ttl_secs: 900,
+            file_sweep_interval: Some(Duration::from_secs(60)),
             shutdown_timeout: Duration::from_secs(30),
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
@@ -102,6 +106,7 @@ pub struct FileConfig {
     pub files_dir: Option<PathBuf>,
     pub max_upload_bytes: Option<usize>,
     pub file_url_ttl_secs: Option<i64>,
+    pub file_sweep_interval_secs: Option<u64>,
     pub shutdown_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub header_read_timeout_secs: Option<u64>,
@@ -203,6 +208,14 @@ pub struct Overrides {
         value_name = "SECONDS"
     )]
     pub file_url_ttl_secs: Option<i64>,
+    /// How often unheld files are removed from the files directory; 0 turns it off.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_FILE_SWEEP_INTERVAL_SECS",
+        value_name = "SECONDS"
+    )]
+    pub file_sweep_interval_secs: Option<u64>,
     /// On SIGTERM, how long in-flight requests may still take.
     #[arg(
         long,
@@ -346,6 +359,14 @@ impl Config {
                 .file_url_ttl_secs
                 .or(file.file_url_ttl_secs)
                 .unwrap_or(defaults.file_url_ttl_secs),
+            file_sweep_interval: match overrides
+                .file_sweep_interval_secs
+                .or(file.file_sweep_interval_secs)
+            {
+                Some(0) => None,
+                Some(secs) => Some(Duration::from_secs(secs)),
+                None => defaults.file_sweep_interval,
+            },
             shutdown_timeout: overrides
                 .shutdown_timeout_secs
                 .or(file.shutdown_timeout_secs)
@@ -514,6 +535,32 @@ mod tests {
             Err(ConfigError::Invalid(_))
         ));
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_file_sweep_runs_every_minute_unless_set_or_turned_off() {
+        let interval = |secs: Option<u64>| {
+            let overrides = Overrides {
+                file_sweep_interval_secs: secs,
+                ..Default::default()
+            };
+            Config::resolve(&overrides, None, None, None)
+                .unwrap()
+                .file_sweep_interval
+        };
+        assert_eq!(interval(None), Some(Duration::from_secs(60)));
+        assert_eq!(interval(Some(5)), Some(Duration::from_secs(5)));
+        assert_eq!(interval(Some(0)), None, "0 turns the sweeper off");
+        // The grace period outlasts any request.
+        let slow = Config {
+            request_timeout: Duration::from_secs(7200),
+            ..Config::default()
+        };
+        assert_eq!(
+            crate::files::sweep_grace(&Config::default()).num_seconds(),
+            3600
+        );
+        assert_eq!(crate::files::sweep_grace(&slow).num_seconds(), 14_400);
     }
 
     #[test]

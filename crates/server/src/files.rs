@@ -65,6 +65,52 @@ impl FileStore for LocalFiles {
             Err(e) => Err(e),
         }
     }
+
+    async fn delete(&self, key: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How long the sweeper leaves a file alone after its last upload: the message that
+/// holds it is stored after its bytes are written, within the request's time. An hour,
+/// or twice the request timeout if that is longer.
+pub fn sweep_grace(config: &crate::config::Config) -> chrono::Duration {
+    let grace = (config.request_timeout * 2).max(std::time::Duration::from_secs(3600));
+    chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX)
+}
+
+/// One sweep: removes the files no live message holds, and logs what it did.
+pub async fn sweep_once(
+    media: &switchboard_core::service::MediaFiles,
+    config: &crate::config::Config,
+) -> Result<switchboard_core::service::SweepReport, switchboard_core::StoreError> {
+    let report = media.sweep(sweep_grace(config)).await?;
+    if report.removed > 0 || report.held > 0 {
+        tracing::info!(
+            removed = report.removed,
+            kept = report.held,
+            "swept the files directory"
+        );
+    }
+    if let Some((key, e)) = &report.failed {
+        tracing::warn!(key = %key, error = %e, "cannot remove a file; it is tried again at the next sweep");
+    }
+    Ok(report)
+}
+
+/// The server's sweeper: a sweep every `interval`, the first at startup.
+pub async fn sweep_periodically(state: crate::app::AppState, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sweep_once(&state.media, &state.config).await {
+            tracing::warn!(error = %e, "cannot sweep the files directory");
+        }
+    }
 }
 
 /// What a file's bytes say it is: (MIME type, message type, file extension).

@@ -21,6 +21,9 @@ backend_tests!(
     customers_crud_search_and_validation,
     media_round_trip_with_expiring_url,
     media_retry_with_idempotency_key_stores_one_message_and_one_file,
+    a_deleted_messages_file_leaves_the_disk_once_no_message_holds_it,
+    the_server_sweeps_unheld_files_on_its_own,
+    an_operator_sweeps_from_the_command_line,
     delivery_status_follows_its_state_machine,
     other_tenants_ids_are_not_found_on_every_endpoint,
 );
@@ -1580,4 +1583,186 @@ async fn other_tenants_ids_are_not_found_on_every_endpoint(app: TestApp) {
             .0,
         200
     );
+}
+
+/// Sends `bytes` as a media message; its id.
+async fn upload_file(app: &TestApp, s: &Setup, bytes: &[u8], name: &'static str) -> i64 {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name),
+    );
+    let response = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/conversations/{}/messages/media",
+            s.conversation
+        )))
+        .bearer_auth(&s.m.token)
+        .header("X-Tenant", s.m.tenant.to_string())
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("json");
+    body["data"]["message_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("message id")
+}
+
+async fn delete_message(app: &TestApp, s: &Setup, message: i64) {
+    let path = format!(
+        "/api/v1/conversations/{}/messages/{message}",
+        s.conversation
+    );
+    let (status, body) = delete(app, &s.m, &path).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The tenant's files on disk, by name.
+fn files_on_disk(app: &TestApp, tenant: i64) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(app.config.files_dir.join(tenant.to_string()))
+        .map(|entries| {
+            entries
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn sorted<const N: usize>(names: [&String; N]) -> Vec<String> {
+    let mut names: Vec<String> = names.into_iter().cloned().collect();
+    names.sort();
+    names
+}
+
+fn file_name(bytes: &[u8], extension: &str) -> String {
+    format!("{}.{extension}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// One sweep with the server's own settings; (removed, kept).
+async fn sweep(app: &TestApp) -> (usize, usize) {
+    let report = switchboard::files::sweep_once(&app.state.media, &app.config)
+        .await
+        .expect("sweep");
+    assert!(report.failed.is_none(), "{:?}", report.failed);
+    (report.removed, report.held)
+}
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
+
+async fn a_deleted_messages_file_leaves_the_disk_once_no_message_holds_it(app: TestApp) {
+    let s = setup(&app).await;
+    let neighbour = setup(&app).await;
+    let (png, pdf) = (file_name(&PNG, "png"), file_name(PDF, "pdf"));
+    let first = upload_file(&app, &s, &PNG, "scan.png").await;
+    let second = upload_file(&app, &s, &PNG, "scan-again.png").await;
+    let report = upload_file(&app, &s, PDF, "report.pdf").await;
+    // Another tenant with the same bytes has a file of its own.
+    upload_file(&app, &neighbour, &PNG, "theirs.png").await;
+    assert_eq!(files_on_disk(&app, s.m.tenant), sorted([&pdf, &png]));
+
+    delete_message(&app, &s, first).await;
+    // Within the hour after an upload a file is left alone, held or not.
+    assert_eq!(sweep(&app).await, (0, 0));
+    app.advance(sweep_grace_secs(&app) + 1);
+    // The second message still holds the picture: every file stays.
+    assert_eq!(sweep(&app).await, (0, 3));
+    assert_eq!(files_on_disk(&app, s.m.tenant), sorted([&pdf, &png]));
+    assert_eq!(sweep(&app).await, (0, 0), "held files are looked at once");
+
+    // The last message holding it deleted: its bytes go, in this tenant only.
+    delete_message(&app, &s, second).await;
+    assert_eq!(sweep(&app).await, (1, 0));
+    assert_eq!(files_on_disk(&app, s.m.tenant), vec![pdf.clone()]);
+    assert_eq!(files_on_disk(&app, neighbour.m.tenant), vec![png.clone()]);
+    let (_, page) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    let report_link = page["data"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["id"].as_i64() == Some(report))
+        .and_then(|m| m["file_temporary_url"].as_str())
+        .expect("the report's link")
+        .to_string();
+    let fetched = app.client.get(&report_link).send().await.expect("download");
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.expect("bytes").as_ref(), PDF);
+
+    // Sent again, the picture is stored anew and served.
+    let third = upload_file(&app, &s, &PNG, "once-more.png").await;
+    assert_eq!(files_on_disk(&app, s.m.tenant), sorted([&pdf, &png]));
+    app.advance(sweep_grace_secs(&app) + 1);
+    assert_eq!(sweep(&app).await, (0, 1));
+    let (_, page) = get(
+        &app,
+        &s.m,
+        &format!("/api/v1/conversations/{}/messages", s.conversation),
+    )
+    .await;
+    assert_eq!(page["data"][0]["id"].as_i64(), Some(third));
+    let link = page["data"][0]["file_temporary_url"]
+        .as_str()
+        .expect("link")
+        .to_string();
+    let fetched = app.client.get(&link).send().await.expect("download");
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(
+        fetched.bytes().await.expect("bytes").as_ref(),
+        PNG.as_slice()
+    );
+}
+
+fn sweep_grace_secs(app: &TestApp) -> i64 {
+    switchboard::files::sweep_grace(&app.config).num_seconds()
+}
+
+async fn the_server_sweeps_unheld_files_on_its_own(app: TestApp) {
+    let backend = app.db.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |c| {
+        c.file_sweep_interval = Some(std::time::Duration::from_millis(100))
+    })
+    .await;
+    let s = setup(&app).await;
+    let message = upload_file(&app, &s, &PNG, "scan.png").await;
+    delete_message(&app, &s, message).await;
+    app.advance(sweep_grace_secs(&app) + 1);
+    let mut waited = 0;
+    while !files_on_disk(&app, s.m.tenant).is_empty() {
+        assert!(waited < 100, "the server's sweeper did not remove the file");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+}
+
+async fn an_operator_sweeps_from_the_command_line(app: TestApp) {
+    let s = setup(&app).await;
+    upload_file(&app, &s, PDF, "report.pdf").await;
+    let gone = upload_file(&app, &s, &PNG, "scan.png").await;
+    delete_message(&app, &s, gone).await;
+    // The command runs on the real clock, months after this server's: both uploads
+    // are past their grace period.
+    let sweep = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["files", "sweep"])
+            .env("SWITCHBOARD_DATABASE_URL", &app.db.url)
+            .env("SWITCHBOARD_FILES_DIR", &app.config.files_dir)
+            .env_remove("SWITCHBOARD_CONFIG")
+            .output()
+            .expect("run switchboard files sweep");
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice::<Value>(&output.stdout).expect("one JSON object")
+    };
+    assert_eq!(sweep(), json!({"removed": 1, "kept": 1}));
+    assert_eq!(files_on_disk(&app, s.m.tenant), vec![file_name(PDF, "pdf")]);
+    assert_eq!(sweep(), json!({"removed": 0, "kept": 0}));
 }

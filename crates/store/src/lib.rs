@@ -15,6 +15,8 @@ mod shared;
 mod messaging_shared;
 #[macro_use]
 mod auth_shared;
+#[macro_use]
+mod files_shared;
 mod group_commit;
 mod postgres;
 mod postgres_direct;

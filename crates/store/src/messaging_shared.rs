@@ -519,6 +519,18 @@ macro_rules! impl_messaging_store {
                     .await
                     .map_err(db_err)?;
                 }
+                // Its file is due for the sweeper, which removes the bytes unless
+                // another live message holds them.
+                if let Some(file) = &current.file {
+                    sqlx::query::<$db>(
+                        "UPDATE files SET sweep_pending = TRUE WHERE tenant_id = $1 AND key = $2",
+                    )
+                    .bind(tenant.0)
+                    .bind(&file.path)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
                 Self::refresh_preview(&mut *tx, tenant, conversation_id, message_id, None).await?;
                 let deleted = Self::fetch_message(&mut *tx, tenant, conversation_id, message_id)
                     .await?

@@ -176,6 +176,7 @@ async fn applied(pool: &PgPool) -> usize {
 impl_shared_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
 impl_messaging_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
 impl_auth_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
+impl_file_records!(PgStore, sqlx::Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -288,6 +288,7 @@ async fn derive_search_digits(pool: &SqlitePool) -> Result<u64, OpenError> {
 impl_shared_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 impl_messaging_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 impl_auth_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+impl_file_records!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {

@@ -12,12 +12,14 @@ use std::sync::Arc;
 mod blacklists;
 mod channels;
 mod customers;
+mod files;
 mod inbound;
 mod messages;
 
 pub use blacklists::Blacklists;
 pub use channels::{Channels, NewChannelInput};
 pub use customers::Customers;
+pub use files::{MediaFiles, SweepReport};
 pub use inbound::Inbound;
 pub use messages::{Actor, AgentStatus, Messages, SendRequest};
 
@@ -48,6 +50,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The file store could not take or give bytes.
+    #[error("file store: {0}")]
+    Files(std::io::Error),
 }
 
 impl From<ValidationErrors> for ServiceError {

@@ -240,6 +240,10 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(ErrorCode::Conflict).with_message(message)
             }
             ServiceError::Store(e) => e.into(),
+            ServiceError::Files(e) => {
+                tracing::error!(error = %e, "file store error");
+                ApiError::new(ErrorCode::Unavailable)
+            }
         }
     }
 }

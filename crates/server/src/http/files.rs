@@ -80,7 +80,7 @@ pub async fn download(
         return Err(ApiError::new(ErrorCode::NotFound));
     }
     let bytes = state
-        .files
+        .media
         .get(&key)
         .await
         .map_err(|e| {

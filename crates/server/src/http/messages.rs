@@ -356,10 +356,7 @@ pub async fn send_media(
         scope.tenant.0,
         hex::encode(Sha256::digest(&bytes))
     );
-    state.files.put(&path, &bytes).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot store file");
-        ApiError::new(ErrorCode::Unavailable)
-    })?;
+    state.media.put(scope.tenant, &path, &bytes).await?;
     let request = SendRequest {
         body: caption,
         quoted_message_id: None,

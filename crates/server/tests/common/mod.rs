@@ -165,6 +165,8 @@ impl TestApp {
             database_url: db.url.clone(),
             rate_limit_per_minute: 0,
             files_dir: files.path().to_path_buf(),
+            // Tests sweep the files directory themselves, on their own clock.
+            file_sweep_interval: None,
             ..Config::default()
         };
         configure(&mut config);
