@@ -5,10 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::{Arc, Mutex};
 use switchboard_core::files::{FileStore, FileSweep};
-use switchboard_core::{
-    ChannelType, FileRef, NewChannel, NewConversation, OutboundMessage, SendOutcome, Store,
-    TenantId,
-};
+use switchboard_core::{FileRef, OutboundMessage, SendOutcome, Store, TenantId};
 
 mod common;
 use common::TestDb;
@@ -62,37 +59,6 @@ impl FileStore for Recording {
         self.note(format!("deleted {key}"));
         Ok(())
     }
-}
-
-async fn conversation(store: &dyn Store, tenant: TenantId) -> i64 {
-    let channel = store
-        .create_channel(
-            tenant,
-            NewChannel {
-                channel_type: ChannelType::Whatsapp,
-                name: "shop".into(),
-                address: "+905320000000".into(),
-                inbound_secret_hash: format!("{:064x}", tenant.0),
-            },
-            at(0),
-        )
-        .await
-        .expect("channel");
-    store
-        .create_conversation(
-            tenant,
-            NewConversation {
-                channel_id: channel.id,
-                address: "+905321112233".into(),
-                first_name: None,
-                last_name: None,
-            },
-            at(0),
-        )
-        .await
-        .expect("conversation")
-        .value
-        .id
 }
 
 /// Uploads `key` as the upload handler does (recorded, then the message) at `when`.
@@ -158,8 +124,8 @@ async fn a_file_goes_when_its_last_live_message_is_deleted(db: TestDb) {
     let store = db.store.as_ref();
     let tenant = store.create_tenant("A", at(0)).await.expect("tenant").id;
     let other = store.create_tenant("B", at(0)).await.expect("tenant").id;
-    let chat = conversation(store, tenant).await;
-    let others_chat = conversation(store, other).await;
+    let chat = common::conversation_on_a_new_channel(store, tenant, "2001", at(0)).await;
+    let others_chat = common::conversation_on_a_new_channel(store, other, "2002", at(0)).await;
     let shared = format!("{}/aaaa.png", tenant.0);
     let single = format!("{}/bbbb.png", tenant.0);
     // The other tenant holds a file under the same name: it is not ours to judge by.
@@ -239,7 +205,7 @@ async fn a_file_goes_when_its_last_live_message_is_deleted(db: TestDb) {
 async fn an_upload_waits_for_a_removal_of_its_file_then_keeps_it(db: TestDb) {
     let store = db.store.clone();
     let tenant = store.create_tenant("A", at(0)).await.expect("tenant").id;
-    let chat = conversation(store.as_ref(), tenant).await;
+    let chat = common::conversation_on_a_new_channel(store.as_ref(), tenant, "2001", at(0)).await;
     let key = format!("{}/cccc.png", tenant.0);
     let message = send_file(store.as_ref(), tenant, chat, &key, at(1)).await;
     store
@@ -322,7 +288,7 @@ fn backfill_statement(db: &TestDb) -> String {
 async fn files_stored_before_the_records_are_each_looked_at_once(db: TestDb) {
     let store = db.store.as_ref();
     let tenant = store.create_tenant("A", at(0)).await.expect("tenant").id;
-    let chat = conversation(store, tenant).await;
+    let chat = common::conversation_on_a_new_channel(store, tenant, "2001", at(0)).await;
     let (kept, gone) = (
         format!("{}/dddd.png", tenant.0),
         format!("{}/eeee.png", tenant.0),

@@ -3,9 +3,7 @@
 //! past the end) from a conversation that is not the tenant's.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use switchboard_core::{
-    ChannelType, NewChannel, NewConversation, NewMessage, PageRequest, Store, TenantId,
-};
+use switchboard_core::{NewMessage, PageRequest};
 
 mod common;
 use common::TestDb;
@@ -19,44 +17,13 @@ fn at(minutes: i64) -> DateTime<Utc> {
         + Duration::minutes(minutes)
 }
 
-async fn conversation(store: &dyn Store, tenant: TenantId, address: &str) -> i64 {
-    let channel = store
-        .create_channel(
-            tenant,
-            NewChannel {
-                channel_type: ChannelType::Telegram,
-                name: format!("bot {address}"),
-                address: format!("bot_{address}"),
-                inbound_secret_hash: format!("{:064x}", tenant.0),
-            },
-            at(0),
-        )
-        .await
-        .expect("channel");
-    store
-        .create_conversation(
-            tenant,
-            NewConversation {
-                channel_id: channel.id,
-                address: address.into(),
-                first_name: None,
-                last_name: None,
-            },
-            at(1),
-        )
-        .await
-        .expect("conversation")
-        .value
-        .id
-}
-
 async fn message_pages_carry_their_total_and_tell_missing_from_empty(db: TestDb) {
     let store = db.store.as_ref();
     let tenant = store.create_tenant("A", at(0)).await.expect("tenant").id;
     let other = store.create_tenant("B", at(0)).await.expect("tenant").id;
-    let full = conversation(store, tenant, "1001").await;
-    let empty = conversation(store, tenant, "1002").await;
-    let others = conversation(store, other, "1003").await;
+    let full = common::conversation_on_a_new_channel(store, tenant, "1001", at(1)).await;
+    let empty = common::conversation_on_a_new_channel(store, tenant, "1002", at(1)).await;
+    let others = common::conversation_on_a_new_channel(store, other, "1003", at(1)).await;
     let mut ids = Vec::new();
     for k in 0..5 {
         let id = store

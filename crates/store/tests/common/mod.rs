@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use switchboard_core::Store;
+use switchboard_core::{ChannelType, NewChannel, NewConversation, Store, TenantId};
 use switchboard_store::test_support::{test_postgres_url, PgTestDatabase};
 use switchboard_store::{Database, StoreOptions};
 
@@ -156,4 +156,42 @@ macro_rules! backend_tests {
             )*
         }
     };
+}
+
+/// A new Telegram channel of the tenant and a conversation on it with `address`, both
+/// made at `when`; the conversation's id.
+pub async fn conversation_on_a_new_channel(
+    store: &dyn Store,
+    tenant: TenantId,
+    address: &str,
+    when: DateTime<Utc>,
+) -> i64 {
+    let channel = store
+        .create_channel(
+            tenant,
+            NewChannel {
+                channel_type: ChannelType::Telegram,
+                name: format!("bot {address}"),
+                address: format!("bot_{address}"),
+                inbound_secret_hash: format!("{:064x}", tenant.0),
+            },
+            when,
+        )
+        .await
+        .expect("channel");
+    store
+        .create_conversation(
+            tenant,
+            NewConversation {
+                channel_id: channel.id,
+                address: address.into(),
+                first_name: None,
+                last_name: None,
+            },
+            when,
+        )
+        .await
+        .expect("conversation")
+        .value
+        .id
 }
