@@ -424,12 +424,12 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
                 Arc::new(clock),
             );
             let report = crate::files::sweep_once(&media, config).await?;
-            if let Some((key, e)) = report.failed {
+            if let Some((key, e)) = report.first_failure {
                 return Err(CliError::new(
                     "file_store_error",
                     format!(
-                        "removed {} files, then could not remove {key}: {e}",
-                        report.removed
+                        "removed {} files, kept {}, could not remove {} (the first: {key}: {e})",
+                        report.removed, report.held, report.failed
                     ),
                 ));
             }

@@ -95,8 +95,13 @@ pub async fn sweep_once(
             "swept the files directory"
         );
     }
-    if let Some((key, e)) = &report.failed {
-        tracing::warn!(key = %key, error = %e, "cannot remove a file; it is tried again at the next sweep");
+    if let Some((key, e)) = &report.first_failure {
+        tracing::warn!(
+            failed = report.failed,
+            first = %key,
+            error = %e,
+            "cannot remove files; they are tried again at the next sweep"
+        );
     }
     Ok(report)
 }

@@ -1648,7 +1648,7 @@ async fn sweep(app: &TestApp) -> (usize, usize) {
     let report = switchboard::files::sweep_once(&app.state.media, &app.config)
         .await
         .expect("sweep");
-    assert!(report.failed.is_none(), "{:?}", report.failed);
+    assert_eq!(report.failed, 0, "{:?}", report.first_failure);
     (report.removed, report.held)
 }
 

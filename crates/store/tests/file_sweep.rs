@@ -14,6 +14,7 @@ crate::backend_tests!(
     a_file_goes_when_its_last_live_message_is_deleted,
     an_upload_waits_for_a_removal_of_its_file_then_keeps_it,
     files_stored_before_the_records_are_each_looked_at_once,
+    a_file_that_cannot_be_removed_does_not_stop_the_sweep,
 );
 
 fn at(minutes: i64) -> DateTime<Utc> {
@@ -29,6 +30,8 @@ fn at(minutes: i64) -> DateTime<Utc> {
 struct Recording {
     events: Mutex<Vec<String>>,
     hold_deletes: Option<Arc<tokio::sync::Semaphore>>,
+    /// A key whose delete fails, as a file without the permission would.
+    refuse: Option<String>,
 }
 
 impl Recording {
@@ -55,6 +58,9 @@ impl FileStore for Recording {
         self.note(format!("delete started {key}"));
         if let Some(hold) = &self.hold_deletes {
             let _go = hold.acquire().await.expect("semaphore open");
+        }
+        if self.refuse.as_deref() == Some(key) {
+            return Err(std::io::ErrorKind::PermissionDenied.into());
         }
         self.note(format!("deleted {key}"));
         Ok(())
@@ -323,4 +329,46 @@ async fn files_stored_before_the_records_are_each_looked_at_once(db: TestDb) {
         vec![format!("delete started {gone}"), format!("deleted {gone}")]
     );
     assert_eq!(sweep(store, &files, after_the_migration).await, vec![]);
+}
+
+async fn a_file_that_cannot_be_removed_does_not_stop_the_sweep(db: TestDb) {
+    let tenant = db.store.create_tenant("A", at(0)).await.expect("tenant").id;
+    let chat =
+        common::conversation_on_a_new_channel(db.store.as_ref(), tenant, "2001", at(0)).await;
+    let keys: Vec<String> = (1..=3).map(|n| format!("{}/f{n}.png", tenant.0)).collect();
+    // The file that cannot be removed is the oldest upload: the first one listed.
+    for (n, key) in (1..).zip(&keys) {
+        let message = send_file(db.store.as_ref(), tenant, chat, key, at(n)).await;
+        db.store
+            .delete_message(tenant, chat, message, "Agent", at(10))
+            .await
+            .expect("delete")
+            .expect("deleted");
+    }
+    let files = Arc::new(Recording {
+        refuse: Some(keys[0].clone()),
+        ..Recording::default()
+    });
+    let media = switchboard_core::service::MediaFiles::new(
+        db.store.clone(),
+        files.clone(),
+        Arc::new(switchboard_core::ManualClock::new(at(120))),
+    );
+    let report = media.sweep(Duration::hours(1)).await.expect("sweep");
+    assert_eq!((report.removed, report.held, report.failed), (2, 0, 1));
+    assert_eq!(
+        report.first_failure.map(|(key, _)| key).as_ref(),
+        Some(&keys[0])
+    );
+    // It stays due, and is tried again at the next sweep.
+    let again = media.sweep(Duration::hours(1)).await.expect("sweep");
+    assert_eq!((again.removed, again.failed), (0, 1));
+    assert_eq!(
+        files
+            .events()
+            .iter()
+            .filter(|e| e.starts_with("deleted"))
+            .count(),
+        2
+    );
 }

@@ -26,9 +26,10 @@ pub struct SweepReport {
     pub removed: usize,
     /// Files looked at and kept: a live message holds them.
     pub held: usize,
-    /// A file the file store could not remove; the sweep stopped there, and the file
-    /// stays due for the next one.
-    pub failed: Option<(String, std::io::Error)>,
+    /// Files the file store could not remove; each stays due for the next sweep.
+    pub failed: usize,
+    /// The first of them, with the file store's error.
+    pub first_failure: Option<(String, std::io::Error)>,
 }
 
 impl MediaFiles {
@@ -66,6 +67,7 @@ impl MediaFiles {
         loop {
             let due = self.store.files_to_sweep(cutoff, SWEEP_BATCH).await?;
             let listed = due.len();
+            let mut failed_here = 0;
             for (tenant, key) in due {
                 match self
                     .store
@@ -75,16 +77,19 @@ impl MediaFiles {
                     Ok(FileSweep::Removed) => report.removed += 1,
                     Ok(FileSweep::Held) => report.held += 1,
                     Ok(FileSweep::NotDue) => {}
-                    // It would be listed again at once: leave it to the next sweep.
+                    // One file the store cannot remove (its permissions, say) must not
+                    // stop the others: it stays due, and the sweep goes on.
                     Err(e) => {
-                        report.failed = Some((key, e));
-                        return Ok(report);
+                        failed_here += 1;
+                        report.first_failure.get_or_insert((key, e));
                     }
                 }
             }
-            // Every listed file has left the list (removed, held, or uploaded again
-            // since), so the next look lists others.
-            if listed < SWEEP_BATCH as usize {
+            report.failed += failed_here;
+            // Every listed file but the failed ones has left the list (removed, held,
+            // or uploaded again since). The failed ones come first in the next look
+            // too, so a look that lists nothing else ends the sweep.
+            if listed < SWEEP_BATCH as usize || failed_here == listed {
                 return Ok(report);
             }
         }
