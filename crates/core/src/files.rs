@@ -18,7 +18,7 @@ pub trait FileStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> std::io::Result<()>;
 }
 
-/// What the sweeper did with one file (`MessagingStore::sweep_file`).
+/// What the sweeper did with one file (`FileRecords::sweep_file`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileSweep {
     /// No live message held it: its bytes and its record are gone.
