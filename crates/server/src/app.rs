@@ -1,7 +1,7 @@
 //! The running application: shared state, and serving it on a listener.
 
 use crate::config::Config;
-use crate::files::{LocalFiles, UrlSigner};
+use crate::files::UrlSigner;
 use crate::http::client_addr::{self, ClientAddr};
 use crate::http::rate_limit::RateLimiter;
 use crate::oauth::cache::TokenCache;
@@ -72,11 +72,7 @@ impl AppState {
                 channels: Channels::new(store.clone(), clock.clone()),
                 customers: Customers::new(store.clone(), clock.clone()),
                 inbound: Inbound::new(store.clone(), clock.clone()),
-                media: MediaFiles::new(
-                    store.clone(),
-                    Arc::new(LocalFiles::new(config.files_dir.clone())),
-                    clock.clone(),
-                ),
+                media: crate::files::local_media(store.clone(), clock.clone(), &config),
                 signer: UrlSigner::new(signing_key.as_bytes(), config.file_url_ttl_secs),
                 limiter: RateLimiter::new(config.rate_limit_per_minute),
                 token_cache: TokenCache::default(),

@@ -418,11 +418,7 @@ async fn operator_command(config: &Config, command: Command) -> Result<Value, Cl
         }
         Command::Files(FilesCommand::Sweep) => {
             let store = open(config).await?;
-            let media = switchboard_core::service::MediaFiles::new(
-                store,
-                Arc::new(crate::files::LocalFiles::new(config.files_dir.clone())),
-                Arc::new(clock),
-            );
+            let media = crate::files::local_media(store, Arc::new(clock), config);
             let report = crate::files::sweep_once(&media, config).await?;
             if let Some((key, e)) = report.first_failure {
                 return Err(CliError::new(

@@ -74,6 +74,19 @@ impl FileStore for LocalFiles {
     }
 }
 
+/// Message media in the local files directory of `config`: the server's and the CLI's.
+pub fn local_media(
+    store: std::sync::Arc<dyn switchboard_core::Store>,
+    clock: std::sync::Arc<dyn switchboard_core::Clock>,
+    config: &crate::config::Config,
+) -> switchboard_core::service::MediaFiles {
+    switchboard_core::service::MediaFiles::new(
+        store,
+        std::sync::Arc::new(LocalFiles::new(config.files_dir.clone())),
+        clock,
+    )
+}
+
 /// How long the sweeper leaves a file alone after its last upload: the message that
 /// holds it is stored after its bytes are written, within the request's time. An hour,
 /// or twice the request timeout if that is longer.

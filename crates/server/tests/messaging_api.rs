@@ -1229,11 +1229,7 @@ async fn media_retry_with_idempotency_key_stores_one_message_and_one_file(app: T
     )
     .await;
     assert_eq!(page["meta"]["total"], 1);
-    let tenant_dir = app.config.files_dir.join(s.m.tenant.to_string());
-    let files: Vec<_> = std::fs::read_dir(&tenant_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let files = files_on_disk(&app, s.m.tenant);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with(".png"), "{files:?}");
     // The conversation shows the media message as its last one.
@@ -1328,16 +1324,7 @@ async fn media_round_trip_with_expiring_url(app: TestApp) {
     assert_eq!(page["data"][1]["id"].as_i64(), Some(message_id));
     // Deleting the first message takes its file away at once, not when its link
     // expires; the second message's link still serves the same bytes.
-    let (status, body) = delete(
-        &app,
-        &s.m,
-        &format!(
-            "/api/v1/conversations/{}/messages/{message_id}",
-            s.conversation
-        ),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    delete_message(&app, &s, message_id).await;
     let gone = app.client.get(&link).send().await.unwrap();
     assert_eq!(gone.status(), 404);
     let body: Value = gone.json().await.unwrap();
