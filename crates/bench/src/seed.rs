@@ -437,6 +437,11 @@ async fn write_sqlite_batch(
         batch.conversations,
     )
     .await?;
+    // The conversations' search entries wait for their batch's end, as the store's
+    // own writes do (migration 0013): one FTS5 segment per seeding batch.
+    sqlx::query(switchboard_store::plan::SQLITE_INDEX_PENDING_SEARCH)
+        .execute(&mut *conn)
+        .await?;
     insert_sqlite(conn, "messages", MESSAGE_COLUMNS, batch.messages).await?;
     Ok(())
 }

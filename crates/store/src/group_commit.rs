@@ -16,6 +16,10 @@
 //! members before them (they are the same writer, in order); readers see nothing of a
 //! batch until it commits.
 //!
+//! A batch may end with statements of its own, run inside its transaction just before
+//! the COMMIT (`GroupCommit::new`): the store moves the batch's search entries into
+//! FTS5 there, once per batch instead of once per member (migration 0013).
+//!
 //! The commit protocol runs in tasks of its own, so that a caller that goes away (a
 //! client that disconnects, the request timeout) cannot leave a batch open with nobody
 //! to commit it.
@@ -52,6 +56,8 @@ pub(crate) struct GroupCommit {
     next_batch: AtomicUsize,
     /// Batches committed (or failed) so far.
     commits: AtomicUsize,
+    /// Run inside each batch just before its COMMIT (`new`).
+    finish: Option<&'static str>,
     /// `commits` when `release_memory_when_idle` last looked.
     commits_seen: AtomicUsize,
 }
@@ -86,11 +92,18 @@ enum Leaving {
 }
 
 impl GroupCommit {
-    pub fn new(pool: SqlitePool) -> Arc<Self> {
-        Self::holding_batches_open_for(pool, MAX_OPEN)
+    /// `finish`: statements every batch runs inside its transaction just before its
+    /// COMMIT; when they fail, the batch fails as a failed COMMIT does (every member
+    /// hears the error and nothing of the batch is stored).
+    pub fn new(pool: SqlitePool, finish: Option<&'static str>) -> Arc<Self> {
+        Self::holding_batches_open_for(pool, MAX_OPEN, finish)
     }
 
-    fn holding_batches_open_for(pool: SqlitePool, max_open: Duration) -> Arc<Self> {
+    fn holding_batches_open_for(
+        pool: SqlitePool,
+        max_open: Duration,
+        finish: Option<&'static str>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             pool,
             waiting: AtomicUsize::new(0),
@@ -99,6 +112,7 @@ impl GroupCommit {
             next_batch: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
             commits_seen: AtomicUsize::new(0),
+            finish,
         })
     }
 
@@ -251,7 +265,7 @@ impl GroupCommit {
     /// Commits the batch open on `conn` and tells its members.
     async fn commit(&self, mut conn: PoolConnection<Sqlite>, batch: &BatchRef) -> Outcome {
         let outcome = if Manager::get_transaction_depth(&conn) == 1 {
-            match Manager::commit(&mut conn).await {
+            match self.finish_and_commit(&mut conn).await {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     if Manager::get_transaction_depth(&conn) > 0 {
@@ -276,6 +290,13 @@ impl GroupCommit {
         // Only now may the next writer have the connection: it finds no batch open.
         drop(conn);
         outcome
+    }
+
+    async fn finish_and_commit(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        if let Some(statements) = self.finish {
+            sqlx::query(statements).execute(&mut *conn).await?;
+        }
+        Manager::commit(conn).await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<OpenBatch>> {
@@ -438,6 +459,12 @@ mod tests {
     /// machine could let the batch's time pass between two steps (the first write then
     /// commits alone instead of handing on, and the test waits in vain).
     async fn db_holding_batches_open_for(max_open: Duration) -> Db {
+        db_finishing_with(max_open, None).await
+    }
+
+    /// `finishes` has a row for each finish of a batch that counts `items` (below
+    /// three: a finish that fails on demand).
+    async fn db_finishing_with(max_open: Duration, finish: Option<&'static str>) -> Db {
         // As the store does, before SQLite starts: tests of this process share it.
         crate::sqlite_memory::install();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -460,6 +487,7 @@ mod tests {
                 "CREATE TABLE parents (id INTEGER PRIMARY KEY); \
                  CREATE TABLE items (id INTEGER PRIMARY KEY, \
                    parent INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED); \
+                 CREATE TABLE finishes (items INTEGER CHECK (items < 3)); \
                  INSERT INTO parents (id) VALUES (1)",
             )
             .await
@@ -471,7 +499,7 @@ mod tests {
             .expect("reader");
         Db {
             _dir: dir,
-            group: GroupCommit::holding_batches_open_for(writer, max_open),
+            group: GroupCommit::holding_batches_open_for(writer, max_open, finish),
             reader,
         }
     }
@@ -553,6 +581,51 @@ mod tests {
             commits < writes as usize / 2,
             "{commits} commits for {writes} concurrent writes"
         );
+    }
+
+    /// A batch's finish runs once, just before its COMMIT and inside its transaction:
+    /// it sees every member's writes, and when it fails the batch fails with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_finishes_once_before_its_commit_and_fails_with_its_finish() {
+        let db = db_finishing_with(
+            STEPS,
+            Some("INSERT INTO finishes (items) SELECT COUNT(*) FROM items"),
+        )
+        .await;
+        let finishes = || async {
+            sqlx::query_scalar::<_, i64>("SELECT items FROM finishes ORDER BY rowid")
+                .fetch_all(&db.reader)
+                .await
+                .expect("read finishes")
+        };
+        let (first_commit, mut second) = first_pending_then_second(&db).await;
+        insert(&mut second, 2, 1).await;
+        second.commit().await.expect("second commit");
+        first_commit.await.expect("task").expect("first commit");
+        assert_eq!(finishes().await, vec![2], "one finish, after both members");
+
+        let mut third = db.group.begin().await.expect("begin");
+        insert(&mut third, 3, 1).await;
+        assert!(
+            third.commit().await.is_err(),
+            "a batch whose finish fails is not committed"
+        );
+        assert_eq!(
+            stored(&db.reader).await,
+            vec![1, 2],
+            "nothing of it is stored"
+        );
+        assert_eq!(finishes().await, vec![2], "nor its finish");
+
+        let mut fourth = db.group.begin().await.expect("the writer goes on");
+        sqlx::query("DELETE FROM items WHERE id = 2")
+            .execute(&mut *fourth)
+            .await
+            .expect("delete");
+        insert(&mut fourth, 4, 1).await;
+        fourth.commit().await.expect("fourth commit");
+        assert_eq!(stored(&db.reader).await, vec![1, 4]);
+        assert_eq!(finishes().await, vec![2, 2]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,7 +133,7 @@ pub enum OpenError {
     ListConnections(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("deriving the digits index of stored conversations failed: {0}")]
+    #[error("completing the search indexes of stored conversations failed: {0}")]
     Derive(#[source] sqlx::Error),
 }
 

@@ -238,6 +238,18 @@ pub fn conversation_page_with_total(
     })
 }
 
+/// SQLite: moves the search entries that wait in `conversation_search_pending` into
+/// both FTS5 indexes, one statement each (migration 0013). Group commit runs it in
+/// each batch just before the COMMIT (so FTS5 writes one segment per batch, not one
+/// per write), the store when it migrates (for rows a writer that does not know about
+/// the table left there) and the benchmark's seeder. Harmless when nothing waits.
+pub const SQLITE_INDEX_PENDING_SEARCH: &str = "\
+    INSERT INTO conversation_search (rowid, search_key) \
+        SELECT id, search_key FROM conversation_search_pending; \
+    INSERT INTO conversation_digits (rowid, search_digits) \
+        SELECT id, search_digits FROM conversation_search_pending WHERE search_digits IS NOT NULL; \
+    DELETE FROM conversation_search_pending";
+
 /// What a conversation's `search_digits` column holds: the key's digit suffixes on
 /// SQLite, whose FTS5 index reads them from there; nothing on PostgreSQL, whose index
 /// derives them from the key (migration 0008).
