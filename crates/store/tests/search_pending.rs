@@ -56,6 +56,41 @@ async fn tenant_with_whatsapp(store: &dyn Store, name: &str) -> (TenantId, i64) 
     (tenant, channel.id)
 }
 
+/// The customer of a new conversation, for the rows a test writes directly.
+async fn a_customer(store: &dyn Store, tenant: TenantId, channel: i64) -> i64 {
+    store
+        .create_conversation(
+            tenant,
+            NewConversation {
+                channel_id: channel,
+                address: person(99).1,
+                first_name: None,
+                last_name: None,
+            },
+            now(),
+        )
+        .await
+        .expect("a conversation, for its customer")
+        .value
+        .customer
+        .id
+}
+
+/// Runs `sql` on the raw connection.
+async fn run(conn: &mut SqliteConnection, sql: &str) {
+    sqlx::raw_sql(sql)
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Ends a batch as group commit does: its waiting entries into the indexes, then the
+/// commit.
+async fn commit_batch(conn: &mut SqliteConnection) {
+    run(conn, SQLITE_INDEX_PENDING_SEARCH).await;
+    run(conn, "COMMIT").await;
+}
+
 /// A unique name and phone number for the `i`th conversation of a test.
 fn person(i: usize) -> (String, String) {
     let phone = address::normalize(ChannelType::Whatsapp, &format!("+90532{i:07}"))
@@ -288,30 +323,11 @@ async fn delete(conn: &mut SqliteConnection, id: i64) {
 async fn key_changes_and_deletes_keep_the_indexes_whole_waiting_or_indexed() {
     let db = sqlite_db().await;
     let (tenant, channel) = tenant_with_whatsapp(db.store.as_ref(), "degisen").await;
-    let customer = db
-        .store
-        .create_conversation(
-            tenant,
-            NewConversation {
-                channel_id: channel,
-                address: person(99).1,
-                first_name: None,
-                last_name: None,
-            },
-            now(),
-        )
-        .await
-        .expect("a conversation, for its customer")
-        .value
-        .customer
-        .id;
+    let customer = a_customer(db.store.as_ref(), tenant, channel).await;
     let mut conn = raw(&db).await;
 
     // Indexed before the batch: four rows, committed with their entries moved.
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut conn)
-        .await
-        .expect("begin");
+    run(&mut conn, "BEGIN IMMEDIATE").await;
     let indexed: Vec<i64> = {
         let mut ids = Vec::new();
         for i in 0..4 {
@@ -319,22 +335,12 @@ async fn key_changes_and_deletes_keep_the_indexes_whole_waiting_or_indexed() {
         }
         ids
     };
-    sqlx::query(SQLITE_INDEX_PENDING_SEARCH)
-        .execute(&mut conn)
-        .await
-        .expect("move the entries");
-    sqlx::query("COMMIT")
-        .execute(&mut conn)
-        .await
-        .expect("commit");
+    commit_batch(&mut conn).await;
     assert_indexes_whole(&mut conn, "after the first batch").await;
 
     // One batch: new rows (waiting), changed and deleted, beside indexed rows changed
     // and deleted, with a savepoint rolled back in the middle, as a failed member's.
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut conn)
-        .await
-        .expect("begin");
+    run(&mut conn, "BEGIN IMMEDIATE").await;
     let waiting: Vec<i64> = {
         let mut ids = Vec::new();
         for i in 10..14 {
@@ -348,42 +354,19 @@ async fn key_changes_and_deletes_keep_the_indexes_whole_waiting_or_indexed() {
     set_key(&mut conn, indexed[0], "yeniaduc\u{1f}+905320000203").await;
     set_key(&mut conn, indexed[0], "yeniaddort\u{1f}+905320000204").await;
     delete(&mut conn, indexed[1]).await;
-    sqlx::query("SAVEPOINT failing")
-        .execute(&mut conn)
-        .await
-        .expect("savepoint");
+    run(&mut conn, "SAVEPOINT failing").await;
     let rolled_back = insert_conversation(&mut conn, tenant, channel, customer, 20).await;
     set_key(&mut conn, waiting[2], "geriyealinan\u{1f}+905320000205").await;
     set_key(&mut conn, indexed[2], "geriyealinan\u{1f}+905320000206").await;
-    sqlx::query("ROLLBACK TO failing; RELEASE failing")
-        .execute(&mut conn)
-        .await
-        .expect("roll the savepoint back");
-    sqlx::query(SQLITE_INDEX_PENDING_SEARCH)
-        .execute(&mut conn)
-        .await
-        .expect("move the entries");
-    sqlx::query("COMMIT")
-        .execute(&mut conn)
-        .await
-        .expect("commit");
+    run(&mut conn, "ROLLBACK TO failing; RELEASE failing").await;
+    commit_batch(&mut conn).await;
     assert_indexes_whole(&mut conn, "after the batch").await;
 
     // Deletes and a change of rows indexed by that batch, in a batch of their own.
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut conn)
-        .await
-        .expect("begin");
+    run(&mut conn, "BEGIN IMMEDIATE").await;
     delete(&mut conn, waiting[3]).await;
     set_key(&mut conn, waiting[2], "sonad\u{1f}+905320000207").await;
-    sqlx::query(SQLITE_INDEX_PENDING_SEARCH)
-        .execute(&mut conn)
-        .await
-        .expect("move the entries");
-    sqlx::query("COMMIT")
-        .execute(&mut conn)
-        .await
-        .expect("commit");
+    commit_batch(&mut conn).await;
     assert_indexes_whole(&mut conn, "after the last batch").await;
 
     let name = |i: usize| person(i).0;
@@ -447,23 +430,7 @@ async fn key_changes_and_deletes_keep_the_indexes_whole_waiting_or_indexed() {
 async fn entries_left_waiting_are_indexed_when_the_store_opens() {
     let db = sqlite_db().await;
     let (tenant, channel) = tenant_with_whatsapp(db.store.as_ref(), "kalan").await;
-    let customer = db
-        .store
-        .create_conversation(
-            tenant,
-            NewConversation {
-                channel_id: channel,
-                address: person(99).1,
-                first_name: None,
-                last_name: None,
-            },
-            now(),
-        )
-        .await
-        .expect("a conversation, for its customer")
-        .value
-        .customer
-        .id;
+    let customer = a_customer(db.store.as_ref(), tenant, channel).await;
     let mut conn = raw(&db).await;
     let left = insert_conversation(&mut conn, tenant, channel, customer, 5).await;
     let (name, _) = person(5);
