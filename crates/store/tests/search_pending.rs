@@ -124,30 +124,29 @@ async fn segments(conn: &mut SqliteConnection, index: &str) -> i64 {
         .expect("count segments")
 }
 
+/// The conversations the FTS5 table `index` finds for the query `matching`.
+async fn index_matches(
+    conn: &mut SqliteConnection,
+    index: &str,
+    matching: String,
+) -> BTreeSet<i64> {
+    sqlx::query_scalar::<_, i64>(&format!("SELECT rowid FROM {index} WHERE {index} MATCH $1"))
+        .bind(matching)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("search {index}: {e}"))
+        .into_iter()
+        .collect()
+}
+
 /// The conversations the index finds for a substring of their search key.
 async fn index_finds(conn: &mut SqliteConnection, needle: &str) -> BTreeSet<i64> {
-    sqlx::query_scalar::<_, i64>(
-        "SELECT rowid FROM conversation_search WHERE conversation_search MATCH $1",
-    )
-    .bind(format!("\"{needle}\""))
-    .fetch_all(&mut *conn)
-    .await
-    .expect("search the index")
-    .into_iter()
-    .collect()
+    index_matches(conn, "conversation_search", format!("\"{needle}\"")).await
 }
 
 /// The conversations the digits index finds for digits of a phone number.
 async fn digits_index_finds(conn: &mut SqliteConnection, digits: &str) -> BTreeSet<i64> {
-    sqlx::query_scalar::<_, i64>(
-        "SELECT rowid FROM conversation_digits WHERE conversation_digits MATCH $1",
-    )
-    .bind(format!("\"{digits}\"*"))
-    .fetch_all(&mut *conn)
-    .await
-    .expect("search the digits index")
-    .into_iter()
-    .collect()
+    index_matches(conn, "conversation_digits", format!("\"{digits}\"*")).await
 }
 
 /// What a store that always searches through the indexes (no walk of the list) finds.
@@ -187,12 +186,9 @@ async fn concurrent_creates_reach_the_indexes_once_per_batch() {
     // Keep every segment FTS5 writes, so that the count shows how many there were.
     for index in INDEXES {
         for (setting, value) in [("automerge", 0), ("crisismerge", 1999)] {
-            sqlx::query(&format!(
-                "INSERT INTO {index} ({index}, rank) VALUES ('{setting}', {value})"
-            ))
-            .execute(&mut conn)
-            .await
-            .expect("configure the index");
+            let configure =
+                format!("INSERT INTO {index} ({index}, rank) VALUES ('{setting}', {value})");
+            run(&mut conn, &configure).await;
         }
     }
     let before = [
@@ -296,6 +292,21 @@ async fn insert_conversation(
     .expect("insert a conversation")
 }
 
+/// `insert_conversation` for each of `people`; their ids.
+async fn insert_conversations(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    channel: i64,
+    customer: i64,
+    people: std::ops::Range<usize>,
+) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in people {
+        ids.push(insert_conversation(conn, tenant, channel, customer, i).await);
+    }
+    ids
+}
+
 async fn set_key(conn: &mut SqliteConnection, id: i64, key: &str) {
     sqlx::query("UPDATE conversations SET search_key = $2, search_digits = $3 WHERE id = $1")
         .bind(id)
@@ -328,26 +339,14 @@ async fn key_changes_and_deletes_keep_the_indexes_whole_waiting_or_indexed() {
 
     // Indexed before the batch: four rows, committed with their entries moved.
     run(&mut conn, "BEGIN IMMEDIATE").await;
-    let indexed: Vec<i64> = {
-        let mut ids = Vec::new();
-        for i in 0..4 {
-            ids.push(insert_conversation(&mut conn, tenant, channel, customer, i).await);
-        }
-        ids
-    };
+    let indexed = insert_conversations(&mut conn, tenant, channel, customer, 0..4).await;
     commit_batch(&mut conn).await;
     assert_indexes_whole(&mut conn, "after the first batch").await;
 
     // One batch: new rows (waiting), changed and deleted, beside indexed rows changed
     // and deleted, with a savepoint rolled back in the middle, as a failed member's.
     run(&mut conn, "BEGIN IMMEDIATE").await;
-    let waiting: Vec<i64> = {
-        let mut ids = Vec::new();
-        for i in 10..14 {
-            ids.push(insert_conversation(&mut conn, tenant, channel, customer, i).await);
-        }
-        ids
-    };
+    let waiting = insert_conversations(&mut conn, tenant, channel, customer, 10..14).await;
     set_key(&mut conn, waiting[0], "yeniadbir\u{1f}+905320000201").await;
     set_key(&mut conn, waiting[0], "yeniadiki\u{1f}+905320000202").await;
     delete(&mut conn, waiting[1]).await;
